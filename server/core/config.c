@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * config.c - the gatefleet-server configuration table. Every key, its type, default,
+ * bounds and help live here; docs/configuration.md is generated from this table
+ * (gatefleet-server config-docs).
+ */
+#include "config.h"
+
+#include "gf_limits.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define K(name, type, def, min, max, help)                                                     \
+    {#name, type, def, min, max, offsetof(struct gf_server_config, name), help}
+
+static const struct gf_conf_key keys[] = {
+    K(listen, GF_CONF_HOSTPORT, "127.0.0.1:8080", 0, 0,
+      "HTTP(S) listen address host:port; port 0 picks a free port"),
+    K(ready_file, GF_CONF_STR, NULL, 0, 0,
+      "file written with the bound base URL once the server accepts requests"),
+    K(database_url, GF_CONF_STR, NULL, 0, 0,
+      "libpq connection string or URI; unset = private PostgreSQL under state_dir"),
+    K(state_dir, GF_CONF_STR, "/var/lib/gatefleet", 0, 0,
+      "directory for server state (embedded database, master key)"),
+    K(web_root, GF_CONF_STR, "/usr/share/gatefleet/web", 0, 0,
+      "directory of the static web dashboard served at /"),
+    K(mqtt_url, GF_CONF_STR, "mqtt://127.0.0.1:1883", 0, 0,
+      "broker URL (mqtt:// or mqtts://) for agent traffic"),
+    K(master_key_file, GF_CONF_STR, NULL, 0, 0,
+      "32-byte key sealing secrets at rest; unset = <state_dir>/master.key (created 0600)"),
+    K(log_level, GF_CONF_LEVEL, "info", 0, 0, "debug, info, warn or error"),
+    K(tls_cert, GF_CONF_STR, NULL, 0, 0, "PEM certificate chain; with tls_key enables HTTPS"),
+    K(tls_key, GF_CONF_STR, NULL, 0, 0, "PEM private key for tls_cert"),
+    K(http_threads, GF_CONF_INT, "4", 1, 256, "HTTP worker threads"),
+    K(db_pool_size, GF_CONF_INT, "8", 1, 512, "PostgreSQL connections in the pool"),
+    K(db_acquire_timeout, GF_CONF_DURATION, "10", 1, 300,
+      "seconds a request waits for a pooled connection before 503"),
+    K(max_body_bytes, GF_CONF_SIZE, "1m", 1024, GF_LIMIT_BODY_MAX,
+      "largest accepted request body (413 above)"),
+    K(shutdown_timeout, GF_CONF_DURATION, "20", 0, 3600,
+      "seconds SIGTERM waits for in-flight requests"),
+    K(session_ttl, GF_CONF_DURATION, "12h", 60, 2592000, "lifetime of a web session"),
+    K(token_default_ttl, GF_CONF_DURATION, "90d", 60, 31536000,
+      "expiry of API tokens created without expires_at"),
+    K(login_max_failures, GF_CONF_INT, "5", 1, 1000,
+      "failed logins per account within login_window before 429"),
+    K(login_max_failures_per_address, GF_CONF_INT, "30", 1, 100000,
+      "failed logins per source address within login_window before 429"),
+    K(login_window, GF_CONF_DURATION, "15m", 10, 86400, "window of the failed-login counters"),
+    K(pg_user, GF_CONF_STR, "gatefleet", 0, 0,
+      "system user running the embedded PostgreSQL when the server runs as root"),
+    K(pg_bindir, GF_CONF_STR, NULL, 0, 0,
+      "PostgreSQL binaries for the embedded database; unset = newest /usr/lib/postgresql/*/bin"),
+};
+
+const struct gf_conf_table gf_server_config_table = {
+    keys, sizeof(keys) / sizeof(keys[0]), "GATEFLEET_"};
+
+enum gf_err gf_server_config_load(struct gf_server_config *cfg, int argc, char **argv, int *argi,
+                                  int *print, struct gf_diag *diag)
+{
+    enum gf_err err =
+        gf_conf_load(&gf_server_config_table, cfg, argc, argv, argi, print, diag);
+
+    if (err != GF_OK) {
+        return err;
+    }
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        return gf_diag_set(diag, GF_ERR_CONFIG, cfg->tls_cert ? "tls_key" : "tls_cert",
+                           "tls_cert and tls_key must be set together");
+    }
+    if (cfg->mqtt_url != NULL && strncmp(cfg->mqtt_url, "mqtt://", 7) != 0 &&
+        strncmp(cfg->mqtt_url, "mqtts://", 8) != 0) {
+        return gf_diag_set(diag, GF_ERR_CONFIG, "mqtt_url",
+                           "mqtt_url: expected mqtt://host:port or mqtts://host:port");
+    }
+    if (cfg->state_dir == NULL) {
+        return gf_diag_set(diag, GF_ERR_CONFIG, "state_dir", "state_dir must not be empty");
+    }
+    return GF_OK;
+}
+
+void gf_server_config_free(struct gf_server_config *cfg)
+{
+    gf_conf_free(&gf_server_config_table, cfg);
+}

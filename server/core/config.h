@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * config.h - gatefleet-server settings: one struct, one table (config.c). Loaded from
+ * --config FILE, GATEFLEET_<KEY> environment variables and --<key> value options.
+ */
+#ifndef GF_SERVER_CONFIG_H
+#define GF_SERVER_CONFIG_H
+
+#include "conf.h"
+
+/* Plain value struct; strings owned, released with gf_server_config_free(). */
+struct gf_server_config {
+    char *listen;
+    char *ready_file;
+    char *database_url;
+    char *state_dir;
+    char *web_root;
+    char *mqtt_url;
+    char *master_key_file;
+    char *log_level;
+    char *tls_cert;
+    char *tls_key;
+    long http_threads;
+    long db_pool_size;
+    long max_body_bytes;
+    long shutdown_timeout;
+    long session_ttl;
+    long token_default_ttl;
+    long login_max_failures;
+    long login_max_failures_per_address;
+    long login_window;
+    char *pg_user;
+    char *pg_bindir;
+    long db_acquire_timeout;
+};
+
+/* The table (for gf_conf_* calls and docs). */
+extern const struct gf_conf_table gf_server_config_table;
+
+/* Load defaults, files, environment and argv (from *argi; stops at the first non-option).
+ * Validates cross-key rules (tls_cert and tls_key together; mqtt_url scheme). GF_ERR_CONFIG
+ * with diag naming the key. */
+enum gf_err gf_server_config_load(struct gf_server_config *cfg, int argc, char **argv, int *argi,
+                                  int *print, struct gf_diag *diag);
+
+void gf_server_config_free(struct gf_server_config *cfg);
+
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * handlers.h - every route handler, one resource per file (h_<resource>.c). Handlers run
+ * after the dispatcher enforced authentication, CSRF, scope and role (router.h); mutating
+ * ones run inside the route's transaction.
+ */
+#ifndef GF_SERVER_HANDLERS_H
+#define GF_SERVER_HANDLERS_H
+
+#include "../req.h"
+
+/* h_ops.c */
+enum gf_err gf_h_healthz(struct gf_req *r);
+enum gf_err gf_h_readyz(struct gf_req *r);
+enum gf_err gf_h_metrics(struct gf_req *r);
+enum gf_err gf_h_openapi(struct gf_req *r);
+
+/* h_auth.c */
+enum gf_err gf_h_login(struct gf_req *r);
+enum gf_err gf_h_logout(struct gf_req *r);
+enum gf_err gf_h_me(struct gf_req *r);
+
+/* h_users.c */
+enum gf_err gf_h_users_list(struct gf_req *r);
+enum gf_err gf_h_users_create(struct gf_req *r);
+enum gf_err gf_h_users_get(struct gf_req *r);
+enum gf_err gf_h_users_update(struct gf_req *r);
+enum gf_err gf_h_users_delete(struct gf_req *r);
+
+/* h_tokens.c */
+enum gf_err gf_h_tokens_list(struct gf_req *r);
+enum gf_err gf_h_tokens_create(struct gf_req *r);
+enum gf_err gf_h_tokens_delete(struct gf_req *r);
+
+/* h_tenants.c */
+enum gf_err gf_h_tenants_list(struct gf_req *r);
+enum gf_err gf_h_tenants_create(struct gf_req *r);
+enum gf_err gf_h_tenants_get(struct gf_req *r);
+enum gf_err gf_h_tenants_update(struct gf_req *r);
+enum gf_err gf_h_tenants_delete(struct gf_req *r);
+
+/* h_members.c */
+enum gf_err gf_h_members_list(struct gf_req *r);
+enum gf_err gf_h_members_add(struct gf_req *r);
+enum gf_err gf_h_members_update(struct gf_req *r);
+enum gf_err gf_h_members_remove(struct gf_req *r);
+
+/* h_projects.c */
+enum gf_err gf_h_projects_list(struct gf_req *r);
+enum gf_err gf_h_projects_create(struct gf_req *r);
+enum gf_err gf_h_projects_get(struct gf_req *r);
+enum gf_err gf_h_projects_update(struct gf_req *r);
+enum gf_err gf_h_projects_delete(struct gf_req *r);
+
+/* h_audit.c */
+enum gf_err gf_h_audit_list(struct gf_req *r);
+
+#endif

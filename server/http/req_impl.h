@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * req_impl.h - the definition of struct gf_req, private to server/http/ (server.c,
+ * dispatch.c, req.c). Handlers see only req.h.
+ */
+#ifndef GF_SERVER_REQ_IMPL_H
+#define GF_SERVER_REQ_IMPL_H
+
+#include "buf.h"
+#include "req.h"
+#include "router.h"
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#define GF_REQ_MAX_HEADERS 12
+
+struct gf_req {
+    struct gf_app *app;
+    struct MHD_Connection *conn;
+    struct gf_arena *arena;
+    int64_t start_us;
+    const char *method_text;
+    enum gf_method method;
+    char *path;        /* arena */
+    char source[64];   /* peer address */
+
+    /* body */
+    struct gf_buf body;
+    int body_too_big;
+
+    /* routing and auth */
+    struct gf_route_match match;
+    int matched;
+    struct gf_principal who;
+    char tenant[40];
+    enum gf_role role;
+
+    /* database */
+    struct gf_dbconn *db;
+
+    /* response */
+    unsigned status;
+    char *resp;        /* gf_malloc'd */
+    size_t resp_len;
+    const char *resp_type;
+    const char *hdr_name[GF_REQ_MAX_HEADERS];
+    const char *hdr_value[GF_REQ_MAX_HEADERS];
+    size_t nhdr;
+
+    /* problem to answer when the handler fails */
+    enum gf_err fail_err;
+    struct gf_diag diag;
+
+    /* audit */
+    char audit_object[80];
+    char audit_tenant[40];
+    json_t *audit_detail;
+};
+
+/* Build a problem+json response from err and r->diag (server/http/problem.c). */
+void gf_problem_reply(struct gf_req *r, enum gf_err err);
+
+/* HTTP status for an error: the one mapping (problem.c). */
+unsigned gf_problem_status(enum gf_err err);
+
+/* Run the matched route (dispatch.c). */
+void gf_dispatch(struct gf_req *r);
+
+/* Serve a static file from web_root, or a 404 problem (static.c). */
+void gf_static_serve(struct gf_req *r);
+
+#endif

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * routes.c - THE router table. Adding a route here is the only way to serve one; the
+ * dispatcher enforces the auth, scope and role written on its row, the OpenAPI test checks
+ * it is documented, and the tenant-isolation test walks it with another tenant's ids.
+ */
+#include "router.h"
+
+#include "handlers/handlers.h"
+
+#define V1 "/api/v1"
+
+const struct gf_route gf_routes[] = {
+    /* operations */
+    {GF_GET, "/healthz", gf_h_healthz, GF_RA_NONE, GF_SCOPE_NONE, GF_ROLE_NONE, NULL, NULL, NULL, 0},
+    {GF_GET, "/readyz", gf_h_readyz, GF_RA_NONE, GF_SCOPE_NONE, GF_ROLE_NONE, NULL, NULL, NULL, 0},
+    {GF_GET, "/metrics", gf_h_metrics, GF_RA_NONE, GF_SCOPE_NONE, GF_ROLE_NONE, NULL, NULL, NULL, 0},
+    {GF_GET, V1 "/openapi.json", gf_h_openapi, GF_RA_NONE, GF_SCOPE_NONE, GF_ROLE_NONE, NULL, NULL,
+     NULL, 0},
+
+    /* session */
+    {GF_POST, V1 "/auth/login", gf_h_login, GF_RA_NONE, GF_SCOPE_NONE, GF_ROLE_NONE, "auth.login",
+     "user", NULL, GF_RF_SELF_TX},
+    {GF_POST, V1 "/auth/logout", gf_h_logout, GF_RA_SESSION, GF_SCOPE_NONE, GF_ROLE_NONE,
+     "auth.logout", "user", NULL, 0},
+    {GF_GET, V1 "/auth/me", gf_h_me, GF_RA_ANY, GF_SCOPE_NONE, GF_ROLE_NONE, NULL, NULL, NULL, 0},
+
+    /* users (server admins) */
+    {GF_GET, V1 "/users", gf_h_users_list, GF_RA_ADMIN, GF_SCOPE_NONE, GF_ROLE_NONE, NULL, NULL,
+     NULL, 0},
+    {GF_POST, V1 "/users", gf_h_users_create, GF_RA_ADMIN, GF_SCOPE_NONE, GF_ROLE_NONE,
+     "user.create", "user", NULL, 0},
+    {GF_GET, V1 "/users/{user_id}", gf_h_users_get, GF_RA_ADMIN, GF_SCOPE_NONE, GF_ROLE_NONE, NULL,
+     NULL, NULL, 0},
+    {GF_PATCH, V1 "/users/{user_id}", gf_h_users_update, GF_RA_ADMIN, GF_SCOPE_NONE, GF_ROLE_NONE,
+     "user.update", "user", "user_id", 0},
+    {GF_DELETE, V1 "/users/{user_id}", gf_h_users_delete, GF_RA_ADMIN, GF_SCOPE_NONE, GF_ROLE_NONE,
+     "user.delete", "user", "user_id", 0},
+
+    /* API tokens (own tokens, interactive session) */
+    {GF_GET, V1 "/tokens", gf_h_tokens_list, GF_RA_SESSION, GF_SCOPE_NONE, GF_ROLE_NONE, NULL,
+     NULL, NULL, 0},
+    {GF_POST, V1 "/tokens", gf_h_tokens_create, GF_RA_SESSION, GF_SCOPE_NONE, GF_ROLE_NONE,
+     "token.create", "token", NULL, 0},
+    {GF_DELETE, V1 "/tokens/{token_id}", gf_h_tokens_delete, GF_RA_SESSION, GF_SCOPE_NONE,
+     GF_ROLE_NONE, "token.revoke", "token", "token_id", 0},
+
+    /* tenants */
+    {GF_GET, V1 "/tenants", gf_h_tenants_list, GF_RA_ANY, GF_SCOPE_NONE, GF_ROLE_NONE, NULL, NULL,
+     NULL, 0},
+    {GF_POST, V1 "/tenants", gf_h_tenants_create, GF_RA_ADMIN, GF_SCOPE_NONE, GF_ROLE_NONE,
+     "tenant.create", "tenant", NULL, 0},
+    {GF_GET, V1 "/tenants/{tenant_id}", gf_h_tenants_get, GF_RA_ANY, GF_SCOPE_TENANT,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_PATCH, V1 "/tenants/{tenant_id}", gf_h_tenants_update, GF_RA_ANY, GF_SCOPE_TENANT,
+     GF_ROLE_ADMIN, "tenant.update", "tenant", "tenant_id", 0},
+    {GF_DELETE, V1 "/tenants/{tenant_id}", gf_h_tenants_delete, GF_RA_ANY, GF_SCOPE_TENANT,
+     GF_ROLE_OWNER, "tenant.delete", "tenant", "tenant_id", 0},
+
+    /* members */
+    {GF_GET, V1 "/tenants/{tenant_id}/members", gf_h_members_list, GF_RA_ANY, GF_SCOPE_TENANT,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/tenants/{tenant_id}/members", gf_h_members_add, GF_RA_ANY, GF_SCOPE_TENANT,
+     GF_ROLE_ADMIN, "member.add", "membership", NULL, 0},
+    {GF_PATCH, V1 "/tenants/{tenant_id}/members/{user_id}", gf_h_members_update, GF_RA_ANY,
+     GF_SCOPE_TENANT, GF_ROLE_ADMIN, "member.update", "membership", "user_id", 0},
+    {GF_DELETE, V1 "/tenants/{tenant_id}/members/{user_id}", gf_h_members_remove, GF_RA_ANY,
+     GF_SCOPE_TENANT, GF_ROLE_ADMIN, "member.remove", "membership", "user_id", 0},
+
+    /* projects */
+    {GF_GET, V1 "/tenants/{tenant_id}/projects", gf_h_projects_list, GF_RA_ANY, GF_SCOPE_TENANT,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/tenants/{tenant_id}/projects", gf_h_projects_create, GF_RA_ANY,
+     GF_SCOPE_TENANT, GF_ROLE_ADMIN, "project.create", "project", NULL, 0},
+    {GF_GET, V1 "/projects/{project_id}", gf_h_projects_get, GF_RA_ANY, GF_SCOPE_PROJECT,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_PATCH, V1 "/projects/{project_id}", gf_h_projects_update, GF_RA_ANY, GF_SCOPE_PROJECT,
+     GF_ROLE_ADMIN, "project.update", "project", "project_id", 0},
+    {GF_DELETE, V1 "/projects/{project_id}", gf_h_projects_delete, GF_RA_ANY, GF_SCOPE_PROJECT,
+     GF_ROLE_ADMIN, "project.delete", "project", "project_id", 0},
+
+    /* audit */
+    {GF_GET, V1 "/tenants/{tenant_id}/audit", gf_h_audit_list, GF_RA_ANY, GF_SCOPE_TENANT,
+     GF_ROLE_ADMIN, NULL, NULL, NULL, 0},
+};
+
+const size_t gf_nroutes = sizeof(gf_routes) / sizeof(gf_routes[0]);
