@@ -175,6 +175,22 @@ static enum gf_err check_access(struct gf_req *r)
     return GF_OK;
 }
 
+/* 1 to GF_LIMIT_IDEMPOTENCY_KEY printable ASCII characters. */
+static int idem_key_ok(const char *key)
+{
+    size_t n = strlen(key);
+
+    if (n == 0 || n > GF_LIMIT_IDEMPOTENCY_KEY) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Idempotency-Key: claim it inside the transaction, or find the stored answer.
  * Returns GF_OK to go on, or *replayed = 1 when the stored response was set. */
 static enum gf_err idem_claim(struct gf_req *r, const char *key, char *actor, size_t cap,
@@ -186,11 +202,6 @@ static enum gf_err idem_claim(struct gf_req *r, const char *key, char *actor, si
     enum gf_err err;
     struct gf_buf h;
 
-    if (strlen(key) == 0 || strlen(key) > GF_LIMIT_IDEMPOTENCY_KEY) {
-        return gf_req_fail(r, GF_ERR_INVAL, "Idempotency-Key",
-                           "Idempotency-Key must have 1 to %u characters",
-                           GF_LIMIT_IDEMPOTENCY_KEY);
-    }
     snprintf(actor, cap, "%s:%s", r->who.kind == GF_AUTH_TOKEN ? "token" : "user",
              r->who.kind == GF_AUTH_TOKEN ? r->who.token_id : r->who.user_id);
     gf_buf_init(&h, GF_LIMIT_BODY_MAX + 4096);
@@ -258,6 +269,11 @@ static enum gf_err run_mutation(struct gf_req *r)
 
     if (err != GF_OK) {
         return err;
+    }
+    if (key != NULL && !idem_key_ok(key)) {
+        return gf_req_fail(r, GF_ERR_INVAL, "Idempotency-Key",
+                           "Idempotency-Key must be 1 to %u printable ASCII characters",
+                           GF_LIMIT_IDEMPOTENCY_KEY);
     }
     err = gf_db_begin(db);
     if (err != GF_OK) {

@@ -104,7 +104,7 @@ enum gf_err gf_h_tokens_create(struct gf_req *r)
     }
     if (have == GF_ROLE_NONE) {
         /* Same answer for "no such tenant" and "not yours". */
-        err = gf_req_fail(r, GF_ERR_INVAL, "/tenant_id", "no such tenant");
+        err = gf_req_fail(r, GF_ERR_UNPROCESSABLE, "/tenant_id", "no such tenant");
         goto out;
     }
     if (want > have) {
