@@ -94,7 +94,9 @@ static int run(const struct gf_pgembed *pg, const char *prog, const char *const 
                          setuid(pg->uid) != 0)) {
             _exit(126);
         }
-        if (chdir(pg->dir) != 0) {
+        /* pg_ctl's progress chatter goes to our stderr log, never to stdout (where
+         * `admin create` prints its result). */
+        if (chdir(pg->dir) != 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
             _exit(126);
         }
         execv(path, (char *const *)(void *)argv);

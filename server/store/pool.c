@@ -44,7 +44,8 @@ static PGconn *connect_one(const char *conninfo, struct gf_diag *diag)
         PQfinish(pg);
         return NULL;
     }
-    PGresult *r = PQexec(pg, "SET application_name = 'gatefleet-server'; SET TIME ZONE 'UTC'");
+    PGresult *r = PQexec(pg, "SET application_name = 'gatefleet-server'; SET TIME ZONE 'UTC';"
+                                 " SET client_min_messages = warning");
     PQclear(r);
     return pg;
 }
