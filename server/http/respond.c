@@ -79,38 +79,53 @@ enum gf_err gf_reply_page(struct gf_req *r, PGresult *res, const struct gf_page 
     return gf_req_reply_owned(r, 200, "application/json", gf_buf_steal(&b, NULL), len);
 }
 
-enum gf_err gf_reply_list(struct gf_req *r, const struct gf_stmt *st, const char *const *params,
-                          const struct gf_page *pg)
+/* Acquire the request's connection and run st; errors are recorded with what. */
+static enum gf_err run(struct gf_req *r, const struct gf_stmt *st, const char *const *params,
+                       PGresult **res, const char *what)
 {
     struct gf_dbconn *db;
-    PGresult *res = NULL;
     enum gf_err err = gf_req_db(r, &db);
 
     if (err != GF_OK) {
         return err;
     }
-    err = gf_db_exec(db, st, params, &res);
+    err = gf_db_exec(db, st, params, res);
+    return err == GF_OK ? GF_OK : gf_req_db_fail(r, err, what, NULL);
+}
+
+enum gf_err gf_reply_list(struct gf_req *r, const struct gf_stmt *st, const char *const *params,
+                          const struct gf_page *pg)
+{
+    PGresult *res = NULL;
+    enum gf_err err = run(r, st, params, &res, "list");
+
     if (err != GF_OK) {
-        return gf_req_db_fail(r, err, "list", NULL);
+        return err;
     }
     err = gf_reply_page(r, res, pg);
     PQclear(res);
     return err;
 }
 
+enum gf_err gf_reply_exec(struct gf_req *r, const struct gf_stmt *st, const char *const *params,
+                          const char *what)
+{
+    enum gf_err err = run(r, st, params, NULL, what);
+
+    if (err == GF_OK) {
+        gf_req_reply_empty(r, 204);
+    }
+    return err;
+}
+
 enum gf_err gf_reply_row(struct gf_req *r, const struct gf_stmt *st, const char *const *params,
                          unsigned status, const char *what)
 {
-    struct gf_dbconn *db;
     PGresult *res = NULL;
-    enum gf_err err = gf_req_db(r, &db);
+    enum gf_err err = run(r, st, params, &res, what);
 
     if (err != GF_OK) {
         return err;
-    }
-    err = gf_db_exec(db, st, params, &res);
-    if (err != GF_OK) {
-        return gf_req_db_fail(r, err, what, NULL);
     }
     if (PQntuples(res) == 0) {
         PQclear(res);

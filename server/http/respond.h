@@ -41,6 +41,10 @@ enum gf_err gf_req_if_match(struct gf_req *r, const char **version);
 enum gf_err gf_reply_list(struct gf_req *r, const struct gf_stmt *st, const char *const *params,
                           const struct gf_page *pg);
 
+/* Run a statement for its effect and answer 204 No Content. */
+enum gf_err gf_reply_exec(struct gf_req *r, const struct gf_stmt *st, const char *const *params,
+                          const char *what);
+
 /* Map a statement error to a recorded problem: EXISTS -> "<what> already exists" (where =
  * field), others generic. Returns err. */
 enum gf_err gf_req_db_fail(struct gf_req *r, enum gf_err err, const char *what,

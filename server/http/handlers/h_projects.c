@@ -101,15 +101,6 @@ enum gf_err gf_h_projects_update(struct gf_req *r)
 enum gf_err gf_h_projects_delete(struct gf_req *r)
 {
     const char *p[1] = {gf_req_param(r, "project_id")};
-    struct gf_dbconn *db;
-    enum gf_err err = gf_req_db(r, &db);
 
-    if (err == GF_OK) {
-        err = gf_db_exec(db, &gf_q_project_delete, p, NULL);
-    }
-    if (err != GF_OK) {
-        return gf_req_db_fail(r, err, "project", NULL);
-    }
-    gf_req_reply_empty(r, 204);
-    return GF_OK;
+    return gf_reply_exec(r, &gf_q_project_delete, p, "project");
 }

@@ -130,15 +130,6 @@ enum gf_err gf_h_tenants_update(struct gf_req *r)
 enum gf_err gf_h_tenants_delete(struct gf_req *r)
 {
     const char *p[1] = {gf_req_tenant(r)};
-    struct gf_dbconn *db;
-    enum gf_err err = gf_req_db(r, &db);
 
-    if (err == GF_OK) {
-        err = gf_db_exec(db, &gf_q_tenant_delete, p, NULL);
-    }
-    if (err != GF_OK) {
-        return gf_req_db_fail(r, err, "tenant", NULL);
-    }
-    gf_req_reply_empty(r, 204);
-    return GF_OK;
+    return gf_reply_exec(r, &gf_q_tenant_delete, p, "tenant");
 }
