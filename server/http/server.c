@@ -142,6 +142,18 @@ static enum MHD_Result queue(struct gf_req *r)
     return ret;
 }
 
+static enum MHD_Result reply_too_big(struct gf_req *r)
+{
+    if (r->status != 0) {
+        return MHD_YES; /* already queued on the first call */
+    }
+    gf_req_fail(r, GF_ERR_TOOBIG, "", "request body exceeds %ld bytes",
+                r->app->cfg.max_body_bytes);
+    gf_problem_reply(r, GF_ERR_TOOBIG);
+    gf_req_add_header(r, "Connection", "close");
+    return queue(r);
+}
+
 static void route_request(struct gf_req *r)
 {
     char allow[64];
@@ -186,7 +198,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > (unsigned long long)r->body.cap) {
+            /* Refuse before reading the body: MHD discards the upload and closes. */
             r->body_too_big = 1;
+            return reply_too_big(r);
         }
         return MHD_YES;
     }
@@ -199,13 +213,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return MHD_YES;
     }
     if (r->body_too_big) {
-        gf_req_fail(r, GF_ERR_TOOBIG, "", "request body exceeds %ld bytes",
-                    h->app->cfg.max_body_bytes);
-        gf_problem_reply(r, GF_ERR_TOOBIG);
-        gf_req_add_header(r, "Connection", "close");
-    } else {
-        route_request(r);
+        return reply_too_big(r);
     }
+    route_request(r);
     return queue(r);
 }
 

@@ -111,6 +111,20 @@ static enum gf_err reply_me(struct gf_req *r, struct gf_dbconn *db, const char *
                             json_pack("{s:s, s:s, s:s}", "id", w->token_id, "tenant_id",
                                       w->token_tenant, "role", gf_role_name(w->token_role)));
     }
+    if (w->kind == GF_AUTH_TOKEN) {
+        /* A token sees its own tenant only, not the rest of its user's memberships. */
+        size_t i;
+        json_t *m;
+        json_t *only = json_array();
+        json_array_foreach(members, i, m) {
+            if (only != NULL && json_is_string(json_object_get(m, "tenant_id")) &&
+                strcmp(json_string_value(json_object_get(m, "tenant_id")), w->token_tenant) == 0) {
+                json_array_append(only, m);
+            }
+        }
+        json_decref(members);
+        members = only ? only : json_array();
+    }
     json_object_set_new(out, "memberships", members);
     return gf_req_reply_json(r, status, out);
 }
