@@ -75,7 +75,7 @@ function tenantsView() {
   ], 'No tenants yet.')];
   if (me.user.is_admin) {
     parts.push(el('h2', {}, 'New tenant'), form([input('name', 'Name', { required: true }),
-      input('slug', 'Slug', { required: true, pattern: '[a-z0-9-]+' })], 'Create', async (v) => {
+      input('slug', 'Slug', { required: true, pattern: '[a-z0-9\\-]+' })], 'Create', async (v) => {
       const t = await api.post('/tenants', v);
       go(`#/tenants/${t.id}/projects`);
     }));
@@ -97,9 +97,9 @@ async function tenantView(id, tab) {
 function projectsTab(id) {
   return el('section', { class: 'card' },
     pagedList(`/tenants/${id}/projects`, [
-      { title: 'Project', cell: (p) => el('a', { href: `#/projects/${p.id}` }, p.name) },
-      { title: 'Description', cell: (p) => p.description },
-      { title: 'Updated', cell: (p) => when(p.updated_at) },
+    { title: 'Project', cell: (p) => el('a', { href: `#/projects/${p.id}` }, p.name) },
+    { title: 'Description', cell: (p) => p.description },
+    { title: 'Updated', cell: (p) => when(p.updated_at) },
     ], 'No projects yet.'),
     el('h2', {}, 'New project'),
     form([input('name', 'Name', { required: true }), input('description', 'Description')], 'Create',
@@ -110,8 +110,8 @@ function membersTab(id) {
   const reload = () => route();
   return el('section', { class: 'card' },
     pagedList(`/tenants/${id}/members`, [
-      { title: 'User', cell: (m) => `${m.name || ''} <${m.email}>` },
-      { title: 'Role', cell: (m) => {
+    { title: 'User', cell: (m) => `${m.name || ''} <${m.email}>` },
+    { title: 'Role', cell: (m) => {
         const s = roleSelect();
         s.querySelector('select').value = m.role;
         s.querySelector('select').addEventListener('change', async (ev) => {
@@ -120,7 +120,7 @@ function membersTab(id) {
         });
         return s;
       } },
-      { title: '', cell: (m) => el('button', { class: 'danger', type: 'button', onclick: async () => {
+    { title: '', cell: (m) => el('button', { class: 'danger', type: 'button', onclick: async () => {
         if (!confirm(`Remove ${m.email}?`)) return;
         try { await api.del(`/tenants/${id}/members/${m.user_id}`); reload(); } catch (e) { alert(e.message); }
       } }, 'Remove') },
@@ -135,12 +135,12 @@ function auditTab(id) {
   const show = (filters) => {
     const q = new URLSearchParams(filters).toString();
     out.replaceChildren(pagedList(`/tenants/${id}/audit${q ? '?' + q : ''}`, [
-      { title: 'When', cell: (a) => when(a.at) },
-      { title: 'Actor', cell: (a) => a.actor_label || a.actor_type },
-      { title: 'Action', cell: (a) => a.action },
-      { title: 'Object', cell: (a) => `${a.object_type} ${a.object_id}` },
-      { title: 'Outcome', cell: (a) => el('span', { class: `pill ${a.outcome}` }, a.outcome) },
-      { title: 'From', cell: (a) => a.source },
+    { title: 'When', cell: (a) => when(a.at) },
+    { title: 'Actor', cell: (a) => a.actor_label || a.actor_type },
+    { title: 'Action', cell: (a) => a.action },
+    { title: 'Object', cell: (a) => `${a.object_type} ${a.object_id}` },
+    { title: 'Outcome', cell: (a) => el('span', { class: `pill ${a.outcome}` }, a.outcome) },
+    { title: 'From', cell: (a) => a.source },
     ], 'No events match.'));
   };
   const filters = form([input('action', 'Action'), input('object_type', 'Object type'),
@@ -176,23 +176,27 @@ async function projectView(id) {
     el('section', { class: 'card' }, f, msg, del));
 }
 
-function tokensView() {
+async function tokensView() {
   const secretBox = el('div');
+  me = Object.assign(me, await api.get('/auth/me')); // memberships may have changed
   const tenants = me.memberships;
-  return el('div', {}, el('h1', {}, 'API tokens'),
-    el('section', { class: 'card' }, pagedList('/tokens', [
-      { title: 'Name', cell: (t) => t.name },
-      { title: 'Prefix', cell: (t) => el('code', {}, t.prefix) },
-      { title: 'Tenant', cell: (t) => (tenants.find((m) => m.tenant_id === t.tenant_id) || {}).tenant_name || t.tenant_id },
-      { title: 'Role', cell: (t) => t.role },
-      { title: 'Expires', cell: (t) => when(t.expires_at) },
-      { title: 'Last used', cell: (t) => when(t.last_used_at) },
-      { title: 'State', cell: (t) => el('span', { class: `pill ${t.revoked_at ? 'revoked' : 'active'}` }, t.revoked_at ? 'revoked' : 'active') },
-      { title: '', cell: (t) => (t.revoked_at ? '' : el('button', { class: 'danger', type: 'button', onclick: async () => {
-        if (!confirm(`Revoke ${t.name}?`)) return;
-        await api.del(`/tokens/${t.id}`); route();
-      } }, 'Revoke')) },
-    ], 'No tokens.')),
+  const columns = [
+    { title: 'Name', cell: (t) => t.name },
+    { title: 'Prefix', cell: (t) => el('code', {}, t.prefix) },
+    { title: 'Tenant', cell: (t) => (tenants.find((m) => m.tenant_id === t.tenant_id) || {}).tenant_name || t.tenant_id },
+    { title: 'Role', cell: (t) => t.role },
+    { title: 'Expires', cell: (t) => when(t.expires_at) },
+    { title: 'Last used', cell: (t) => when(t.last_used_at) },
+    { title: 'State', cell: (t) => el('span', { class: `pill ${t.revoked_at ? 'revoked' : 'active'}` }, t.revoked_at ? 'revoked' : 'active') },
+    { title: '', cell: (t) => (t.revoked_at ? '' : el('button', { class: 'danger', type: 'button', onclick: async () => {
+      if (!confirm(`Revoke ${t.name}?`)) return;
+      await api.del(`/tokens/${t.id}`); route();
+    } }, 'Revoke')) },
+  ];
+  const listBox = el('section', { class: 'card' });
+  const renderList = () => listBox.replaceChildren(pagedList('/tokens', columns, 'No tokens.'));
+  renderList();
+  return el('div', {}, el('h1', {}, 'API tokens'), listBox,
     el('section', { class: 'card' }, el('h2', {}, 'New token'),
       form([input('name', 'Name', { required: true }),
         el('label', {}, 'Tenant', el('select', { name: 'tenant_id' },
@@ -201,6 +205,7 @@ function tokensView() {
         const t = await api.post('/tokens', v);
         secretBox.replaceChildren(el('div', { class: 'notice' },
           'Copy this token now: it is shown only once.', el('div', { class: 'secret' }, t.secret)));
+        renderList();
       }), secretBox));
 }
 
@@ -208,13 +213,13 @@ function usersView() {
   const shown = el('div');
   return el('div', {}, el('h1', {}, 'Users'),
     el('section', { class: 'card' }, pagedList('/users', [
-      { title: 'E-mail', cell: (u) => u.email },
-      { title: 'Name', cell: (u) => u.name },
-      { title: 'Admin', cell: (u) => (u.is_admin ? 'yes' : '') },
-      { title: 'State', cell: (u) => el('button', { class: 'secondary', type: 'button', onclick: async () => {
+    { title: 'E-mail', cell: (u) => u.email },
+    { title: 'Name', cell: (u) => u.name },
+    { title: 'Admin', cell: (u) => (u.is_admin ? 'yes' : '') },
+    { title: 'State', cell: (u) => el('button', { class: 'secondary', type: 'button', onclick: async () => {
         try { await api.patch(`/users/${u.id}`, { disabled: !u.disabled }); route(); } catch (e) { alert(e.message); }
       } }, u.disabled ? 'Enable' : 'Disable') },
-      { title: '', cell: (u) => el('button', { class: 'danger', type: 'button', onclick: async () => {
+    { title: '', cell: (u) => el('button', { class: 'danger', type: 'button', onclick: async () => {
         if (!confirm(`Delete ${u.email}?`)) return;
         try { await api.del(`/users/${u.id}`); route(); } catch (e) { alert(e.message); }
       } }, 'Delete') },
@@ -249,7 +254,7 @@ async function route() {
     let v;
     if (parts[0] === 'tenants' && parts[1]) v = await tenantView(parts[1], parts[2] || 'projects');
     else if (parts[0] === 'projects' && parts[1]) v = await projectView(parts[1]);
-    else if (parts[0] === 'tokens') v = tokensView();
+    else if (parts[0] === 'tokens') v = await tokensView();
     else if (parts[0] === 'users' && me.user.is_admin) v = usersView();
     else v = tenantsView();
     view.replaceChildren(v);
