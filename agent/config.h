@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * config.h - gatefleet-agent settings: one struct, one table (config.c), loaded like the
+ * server's: --config FILE, GATEFLEET_AGENT_<KEY> environment variables, --<key> value.
+ */
+#ifndef GF_AGENT_CONFIG_H
+#define GF_AGENT_CONFIG_H
+
+#include "conf.h"
+
+/* Plain value struct; strings owned, released with gf_agent_config_free(). */
+struct gf_agent_config {
+    char *server_url;
+    char *enrollment_token;
+    char *state_dir;
+    char *procfs_root;
+    char *sysfs_root;
+    long health_interval;
+    long spool_max_bytes;
+    char *log_level;
+    char *ca_file;
+    char *broker_ca_file;
+    char *node_name;
+};
+
+extern const struct gf_conf_table gf_agent_config_table;
+
+/* Load defaults, files, environment and argv (from *argi). Validates cross-key rules
+ * (server_url scheme https://, or http:// only for loopback). GF_ERR_CONFIG with diag naming
+ * the key. */
+enum gf_err gf_agent_config_load(struct gf_agent_config *cfg, int argc, char **argv, int *argi,
+                                 int *print, struct gf_diag *diag);
+
+void gf_agent_config_free(struct gf_agent_config *cfg);
+
+#endif
