@@ -28,6 +28,12 @@ static const struct gf_conf_key keys[] = {
       "CA bundle (PEM) for the server's TLS certificate; unset = system store"),
     K(broker_ca_file, GF_CONF_STR, NULL, 0, 0,
       "CA bundle (PEM) for the broker; unset = ca_file, then the system store"),
+    K(keepalive, GF_CONF_DURATION, "60s", 2, 3600,
+      "MQTT keep-alive; the broker publishes the Will after 1.5 x this without traffic"),
+    K(spool_fsync, GF_CONF_BOOL, "true", 0, 0,
+      "fdatasync the spool on every append (turn off only for tests and benchmarks)"),
+    K(broker_url, GF_CONF_STR, NULL, 0, 0,
+      "override the broker URL the server hands out at enrollment (mqtt:// or mqtts://)"),
     K(node_name, GF_CONF_STR, NULL, 0, 0, "name proposed at enrollment; unset = hostname"),
 };
 

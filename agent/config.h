@@ -21,6 +21,9 @@ struct gf_agent_config {
     char *ca_file;
     char *broker_ca_file;
     char *node_name;
+    long keepalive;
+    int spool_fsync;
+    char *broker_url;
 };
 
 extern const struct gf_conf_table gf_agent_config_table;

@@ -25,5 +25,12 @@
 #define GF_LIMIT_LOG_LINE 2048u                      /* one log line */
 #define GF_LIMIT_FILE_READ (16u * 1024u * 1024u)     /* gf_file_read default cap */
 #define GF_LIMIT_STATIC_FILE (8u * 1024u * 1024u)    /* one web asset */
+#define GF_LIMIT_LABELS 64u                          /* labels on one node */
+#define GF_LIMIT_LABEL_KEY 63u                       /* label key characters */
+#define GF_LIMIT_LABEL_VALUE 63u                     /* label value characters */
+#define GF_LIMIT_SELECTOR_CHARS 1024u                /* one label selector */
+#define GF_LIMIT_SELECTOR_TERMS 32u                  /* requirements in one selector */
+#define GF_LIMIT_MQTT_PAYLOAD (256u * 1024u)         /* one agent MQTT message */
+#define GF_LIMIT_HEALTH_RECORDS 1000u                /* records in one health message */
 
 #endif

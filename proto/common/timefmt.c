@@ -5,6 +5,7 @@
 #include "timefmt.h"
 
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
 
 int64_t gf_time_now_us(void)
@@ -107,4 +108,19 @@ enum gf_err gf_time_parse_rfc3339(const char *s, int64_t *out_us)
     time_t t = timegm(&tm);
     *out_us = ((int64_t)t - off) * 1000000 + frac;
     return GF_OK;
+}
+
+void gf_time_format_rfc3339(int64_t us, char *out, size_t cap)
+{
+    time_t secs = (time_t)(us / 1000000);
+    int64_t ms = (us % 1000000) / 1000;
+    struct tm tm;
+
+    if (ms < 0) {
+        secs -= 1;
+        ms += 1000;
+    }
+    gmtime_r(&secs, &tm);
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
 }

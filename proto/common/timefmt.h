@@ -20,4 +20,8 @@ int64_t gf_time_mono_us(void);
  * into microseconds since the epoch. GF_ERR_INVAL when malformed. */
 enum gf_err gf_time_parse_rfc3339(const char *s, int64_t *out_us);
 
+/* Format microseconds since the epoch as "2026-11-23T04:01:02.123Z" (UTC, milliseconds) into
+ * out (cap >= 25). */
+void gf_time_format_rfc3339(int64_t us, char *out, size_t cap);
+
 #endif

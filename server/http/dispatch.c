@@ -54,9 +54,13 @@ static enum gf_err write_audit(struct gf_req *r, const char *outcome)
     if (r->audit_detail != NULL) {
         detail = json_dumps(r->audit_detail, JSON_COMPACT);
     }
+    if (r->audit_actor_type != NULL) {
+        snprintf(label, sizeof(label), "%s %s", r->audit_actor_type, r->audit_actor_id);
+    }
     const char *params[10] = {tenant,
-                              actor_type(w),
-                              w->user_id[0] ? w->user_id : NULL,
+                              r->audit_actor_type ? r->audit_actor_type : actor_type(w),
+                              r->audit_actor_type ? (r->audit_actor_id[0] ? r->audit_actor_id : NULL)
+                              : (w->user_id[0] ? w->user_id : NULL),
                               label,
                               rt->action ? rt->action : "access",
                               rt->object_type ? rt->object_type : "",
@@ -91,9 +95,18 @@ static enum gf_role min_role(enum gf_role a, enum gf_role b)
 static enum gf_err resolve_scope(struct gf_req *r)
 {
     const struct gf_route *rt = r->match.route;
-    const struct gf_stmt *st = rt->scope == GF_SCOPE_TENANT ? &gf_q_scope_tenant
-                                                            : &gf_q_scope_project;
-    const char *id = gf_req_param(r, rt->scope == GF_SCOPE_TENANT ? "tenant_id" : "project_id");
+    static const struct {
+        const struct gf_stmt *st;
+        const char *param;
+    } scopes[] = {
+        [GF_SCOPE_TENANT] = {&gf_q_scope_tenant, "tenant_id"},
+        [GF_SCOPE_PROJECT] = {&gf_q_scope_project, "project_id"},
+        [GF_SCOPE_NODE] = {&gf_q_scope_node, "node_id"},
+        [GF_SCOPE_CLUSTER] = {&gf_q_scope_cluster, "cluster_id"},
+        [GF_SCOPE_ENROLL_TOKEN] = {&gf_q_scope_etoken, "enrollment_token_id"},
+    };
+    const struct gf_stmt *st = scopes[rt->scope].st;
+    const char *id = gf_req_param(r, scopes[rt->scope].param);
     const char *params[2] = {id, r->who.user_id};
     struct gf_dbconn *db;
     PGresult *res = NULL;

@@ -207,6 +207,12 @@ void gf_req_audit_object(struct gf_req *r, const char *object_id)
     snprintf(r->audit_object, sizeof(r->audit_object), "%s", object_id ? object_id : "");
 }
 
+void gf_req_audit_actor(struct gf_req *r, const char *type, const char *id)
+{
+    r->audit_actor_type = type;
+    snprintf(r->audit_actor_id, sizeof(r->audit_actor_id), "%s", id ? id : "");
+}
+
 void gf_req_audit_tenant(struct gf_req *r, const char *tenant_id)
 {
     snprintf(r->audit_tenant, sizeof(r->audit_tenant), "%s", tenant_id ? tenant_id : "");

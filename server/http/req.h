@@ -102,6 +102,8 @@ enum gf_err gf_req_fail(struct gf_req *r, enum gf_err err, const char *where, co
 void gf_req_audit_object(struct gf_req *r, const char *object_id);
 void gf_req_audit_tenant(struct gf_req *r, const char *tenant_id);
 void gf_req_audit_detail(struct gf_req *r, json_t *detail);
+/* The actor when it is not the authenticated principal (agents: type "node", id the node). */
+void gf_req_audit_actor(struct gf_req *r, const char *type, const char *id);
 
 /* Status set so far (0 if none). */
 unsigned gf_req_status(const struct gf_req *r);

@@ -56,6 +56,8 @@ struct gf_req {
     char audit_object[80];
     char audit_tenant[40];
     json_t *audit_detail;
+    const char *audit_actor_type; /* static string, NULL = from the principal */
+    char audit_actor_id[40];
 };
 
 /* Build a problem+json response from err and r->diag (server/http/problem.c). */

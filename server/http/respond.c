@@ -4,6 +4,8 @@
  */
 #include "respond.h"
 
+#include "timefmt.h"
+
 #include "alloc.h"
 #include "buf.h"
 #include "ids.h"
@@ -183,4 +185,23 @@ enum gf_err gf_req_db_fail(struct gf_req *r, enum gf_err err, const char *what,
     default:
         return gf_req_fail(r, err, "", "internal error");
     }
+}
+
+enum gf_err gf_req_check_expiry(struct gf_req *r, const char *where, const char *value)
+{
+    int64_t at;
+
+    if (value == NULL) {
+        return GF_OK;
+    }
+    if (gf_time_parse_rfc3339(value, &at) != GF_OK) {
+        return gf_req_fail(r, GF_ERR_INVAL, where,
+                           "%s must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z", where);
+    }
+    int64_t now = gf_time_now_us();
+    if (at <= now || at > now + (int64_t)366 * 86400 * 1000000) {
+        return gf_req_fail(r, GF_ERR_INVAL, where, "%s must be in the future and within one year",
+                           where);
+    }
+    return GF_OK;
 }

@@ -45,6 +45,10 @@ enum gf_err gf_reply_list(struct gf_req *r, const struct gf_stmt *st, const char
 enum gf_err gf_reply_exec(struct gf_req *r, const struct gf_stmt *st, const char *const *params,
                           const char *what);
 
+/* An optional expiry time field: NULL, or RFC 3339 in the future and within one year.
+ * GF_ERR_INVAL (recorded at where) otherwise. */
+enum gf_err gf_req_check_expiry(struct gf_req *r, const char *where, const char *value);
+
 /* Map a statement error to a recorded problem: EXISTS -> "<what> already exists" (where =
  * field), others generic. Returns err. */
 enum gf_err gf_req_db_fail(struct gf_req *r, enum gf_err err, const char *what,

@@ -91,7 +91,8 @@ enum gf_err gf_router_match(const char *method, const char *path, struct gf_rout
 void gf_router_print_json(FILE *out)
 {
     static const char *const auth[] = {"none", "any", "session", "server_admin"};
-    static const char *const scope[] = {"none", "tenant", "project"};
+    static const char *const scope[] = {"none", "tenant", "project", "node", "cluster",
+                                        "enrollment_token"};
 
     fprintf(out, "[\n");
     for (size_t i = 0; i < gf_nroutes; i++) {
@@ -99,7 +100,8 @@ void gf_router_print_json(FILE *out)
         fprintf(out,
                 "  {\"method\": \"%s\", \"path\": \"%s\", \"auth\": \"%s\", \"scope\": \"%s\", "
                 "\"role\": \"%s\", \"action\": \"%s\"}%s\n",
-                gf_method_name(r->method), r->pattern, auth[r->auth], scope[r->scope],
+                gf_method_name(r->method), r->pattern,
+                (r->flags & GF_RF_NODE_SIGNED) ? "node" : auth[r->auth], scope[r->scope],
                 r->auth == GF_RA_ADMIN ? "server_admin" : gf_role_name(r->role),
                 r->action ? r->action : "", i + 1 < gf_nroutes ? "," : "");
     }

@@ -29,10 +29,14 @@ enum gf_route_scope {
     GF_SCOPE_NONE,    /* not tenant-scoped, or scoped inside the handler */
     GF_SCOPE_TENANT,  /* {tenant_id} */
     GF_SCOPE_PROJECT, /* {project_id} -> its tenant */
+    GF_SCOPE_NODE,    /* {node_id} -> its project's tenant */
+    GF_SCOPE_CLUSTER, /* {cluster_id} -> its project's tenant */
+    GF_SCOPE_ENROLL_TOKEN, /* {enrollment_token_id} -> its project's tenant */
 };
 
 enum gf_route_flags {
-    GF_RF_SELF_TX = 1, /* mutating route that manages its own transaction and audit */
+    GF_RF_SELF_TX = 1,     /* mutating route that manages its own transaction and audit */
+    GF_RF_NODE_SIGNED = 2, /* agent route: the handler checks the node's signature (nodeauth.h) */
 };
 
 struct gf_route {

@@ -79,6 +79,55 @@ const struct gf_route gf_routes[] = {
     {GF_DELETE, V1 "/projects/{project_id}", gf_h_projects_delete, GF_RA_ANY, GF_SCOPE_PROJECT,
      GF_ROLE_ADMIN, "project.delete", "project", "project_id", 0},
 
+    /* broker clusters */
+    {GF_GET, V1 "/projects/{project_id}/clusters", gf_h_clusters_list, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/projects/{project_id}/clusters", gf_h_clusters_create, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_ADMIN, "cluster.create", "cluster", NULL, 0},
+    {GF_GET, V1 "/clusters/{cluster_id}", gf_h_clusters_get, GF_RA_ANY, GF_SCOPE_CLUSTER,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_DELETE, V1 "/clusters/{cluster_id}", gf_h_clusters_delete, GF_RA_ANY, GF_SCOPE_CLUSTER,
+     GF_ROLE_ADMIN, "cluster.delete", "cluster", "cluster_id", 0},
+
+    /* enrollment tokens */
+    {GF_GET, V1 "/projects/{project_id}/enrollment-tokens", gf_h_etokens_list, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_ADMIN, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/projects/{project_id}/enrollment-tokens", gf_h_etokens_create, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_ADMIN, "enrollment_token.create", "enrollment_token", NULL, 0},
+    {GF_DELETE, V1 "/enrollment-tokens/{enrollment_token_id}", gf_h_etokens_delete, GF_RA_ANY,
+     GF_SCOPE_ENROLL_TOKEN, GF_ROLE_ADMIN, "enrollment_token.revoke", "enrollment_token",
+     "enrollment_token_id", 0},
+
+    /* enrollment (agents: token in the body, then node-signed polls) */
+    {GF_POST, V1 "/enroll", gf_h_enroll, GF_RA_NONE, GF_SCOPE_NONE, GF_ROLE_NONE, "node.enroll",
+     "node", NULL, 0},
+    {GF_GET, V1 "/enroll/{node_id}", gf_h_enroll_poll, GF_RA_NONE, GF_SCOPE_NONE, GF_ROLE_NONE,
+     NULL, NULL, NULL, GF_RF_NODE_SIGNED},
+
+    /* nodes */
+    {GF_GET, V1 "/projects/{project_id}/nodes", gf_h_nodes_list, GF_RA_ANY, GF_SCOPE_PROJECT,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/projects/{project_id}/nodes", gf_h_nodes_preauth, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_ADMIN, "node.preauthorize", "node", NULL, 0},
+    {GF_GET, V1 "/nodes/{node_id}", gf_h_nodes_get, GF_RA_ANY, GF_SCOPE_NODE, GF_ROLE_VIEWER,
+     NULL, NULL, NULL, 0},
+    {GF_PATCH, V1 "/nodes/{node_id}", gf_h_nodes_update, GF_RA_ANY, GF_SCOPE_NODE,
+     GF_ROLE_OPERATOR, "node.update", "node", "node_id", 0},
+    {GF_DELETE, V1 "/nodes/{node_id}", gf_h_nodes_delete, GF_RA_ANY, GF_SCOPE_NODE,
+     GF_ROLE_ADMIN, "node.delete", "node", "node_id", 0},
+    {GF_POST, V1 "/nodes/{node_id}/accept", gf_h_nodes_accept, GF_RA_ANY, GF_SCOPE_NODE,
+     GF_ROLE_ADMIN, "node.accept", "node", "node_id", 0},
+    {GF_POST, V1 "/nodes/{node_id}/reject", gf_h_nodes_reject, GF_RA_ANY, GF_SCOPE_NODE,
+     GF_ROLE_ADMIN, "node.reject", "node", "node_id", 0},
+    {GF_GET, V1 "/nodes/{node_id}/presence", gf_h_nodes_presence, GF_RA_ANY, GF_SCOPE_NODE,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+
+    /* health */
+    {GF_GET, V1 "/nodes/{node_id}/health", gf_h_health_series, GF_RA_ANY, GF_SCOPE_NODE,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_GET, V1 "/projects/{project_id}/health/summary", gf_h_health_summary, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+
     /* audit */
     {GF_GET, V1 "/tenants/{tenant_id}/audit", gf_h_audit_list, GF_RA_ANY, GF_SCOPE_TENANT,
      GF_ROLE_ADMIN, NULL, NULL, NULL, 0},

@@ -39,6 +39,17 @@ const struct gf_stmt gf_q_scope_project = {
     " WHERE p.id = $1::uuid",
     2};
 
+#define SCOPE_VIA_PROJECT(name, table)                                                          \
+    {name,                                                                                      \
+     "SELECT p.tenant_id, m.role FROM " table " x JOIN projects p ON p.id = x.project_id"       \
+     " LEFT JOIN memberships m ON m.tenant_id = p.tenant_id AND m.user_id = $2::uuid"           \
+     " WHERE x.id = $1::uuid",                                                                  \
+     2}
+
+const struct gf_stmt gf_q_scope_node = SCOPE_VIA_PROJECT("scope_node", "nodes");
+const struct gf_stmt gf_q_scope_cluster = SCOPE_VIA_PROJECT("scope_cluster", "broker_clusters");
+const struct gf_stmt gf_q_scope_etoken = SCOPE_VIA_PROJECT("scope_etoken", "enrollment_tokens");
+
 const struct gf_stmt gf_q_audit_insert = {
     "audit_insert",
     "INSERT INTO audit_events (tenant_id, actor_type, actor_id, actor_label, action,"

@@ -19,6 +19,11 @@ extern const struct gf_stmt gf_q_token_touch;
 extern const struct gf_stmt gf_q_scope_tenant;
 /* $1 project id, $2 user id -> tenant_id, role */
 extern const struct gf_stmt gf_q_scope_project;
+/* $1 node / cluster / enrollment token, $2 user -> tenant id, role (the object's project's
+ * tenant) */
+extern const struct gf_stmt gf_q_scope_node;
+extern const struct gf_stmt gf_q_scope_cluster;
+extern const struct gf_stmt gf_q_scope_etoken;
 /* $1 tenant_id, $2 actor_type, $3 actor_id, $4 actor_label, $5 action, $6 object_type,
  * $7 object_id, $8 outcome, $9 source, $10 detail (jsonb text) */
 extern const struct gf_stmt gf_q_audit_insert;

@@ -42,4 +42,36 @@
     " 'email', " u ".email, 'name', " u ".name, 'role', " m ".role,"                            \
     " 'created_at', gf_ts(" m ".created_at))::text"
 
+/* Ed25519 public key bytea as base64url text (no padding). */
+#define GF_SQL_B64URL(x) "rtrim(translate(encode(" x ", 'base64'), E'+/\\n', '-_'), '=')"
+
+#define GF_SQL_ENROLL_TOKEN_JSON(t)                                                             \
+    "json_build_object('id', " t ".id, 'project_id', " t ".project_id, 'name', " t ".name,"     \
+    " 'prefix', " t ".prefix, 'default_labels', " t ".default_labels,"                          \
+    " 'auto_accept', " t ".auto_accept, 'max_uses', " t ".max_uses, 'uses', " t ".uses,"        \
+    " 'expires_at', gf_ts(" t ".expires_at), 'revoked_at', gf_ts(" t ".revoked_at),"            \
+    " 'created_at', gf_ts(" t ".created_at))::text"
+
+#define GF_SQL_NODE_JSON(n)                                                                     \
+    "json_build_object('id', " n ".id, 'project_id', " n ".project_id, 'name', " n ".name,"     \
+    " 'status', " n ".status, 'public_key', " GF_SQL_B64URL(n ".public_key") ","                \
+    " 'labels', " n ".labels, 'inventory', " n ".inventory, 'online', " n ".online,"            \
+    " 'offline_reason', " n ".offline_reason, 'last_seen_at', gf_ts(" n ".last_seen_at),"       \
+    " 'session', " n ".session_seq, 'boot_id', " n ".boot_id,"                                  \
+    " 'agent_version', " n ".agent_version, 'health', " n ".latest_health,"                     \
+    " 'health_at', gf_ts(" n ".latest_health_at), 'health_dropped', " n ".health_dropped,"      \
+    " 'clock_offset_ms', " n ".clock_offset_ms, 'broker_cluster_id', " n ".broker_cluster_id,"  \
+    " 'desired_bundle_id', " n ".desired_bundle_id,"                                            \
+    " 'applied_bundle_id', " n ".applied_bundle_id, 'enrolled_at', gf_ts(" n ".enrolled_at),"   \
+    " 'created_at', gf_ts(" n ".created_at), 'updated_at', gf_ts(" n ".updated_at),"            \
+    " 'version', " n ".version)::text"
+
+#define GF_SQL_CLUSTER_JSON(c)                                                                  \
+    "json_build_object('id', " c ".id, 'project_id', " c ".project_id, 'name', " c ".name,"     \
+    " 'kind', " c ".kind, 'agent_url', " c ".agent_url, 'server_url', " c ".server_url,"        \
+    " 'admin_username', " c ".admin_username,"                                                  \
+    " 'has_admin_password', " c ".admin_secret IS NOT NULL, 'probe', " c ".probe,"              \
+    " 'created_at', gf_ts(" c ".created_at), 'updated_at', gf_ts(" c ".updated_at),"            \
+    " 'version', " c ".version)::text"
+
 #endif

@@ -21,6 +21,10 @@ Run one file by hand through CTest so the fixtures exist:
     ctest --test-dir build/asan -R integration.auth --output-on-failure
 """
 
+import base64
+import ctypes
+import ctypes.util
+import hashlib
 import http.client
 import json
 import os
@@ -450,6 +454,12 @@ class Response:
     def __iter__(self):
         return iter((self.status, dict((k.lower(), v) for k, v in self.headers), self.data))
 
+    def expect(self, *statuses):
+        """Self when the status is one of statuses, else AssertionError with the answer."""
+        if self.status not in statuses:
+            raise AssertionError(f"expected {statuses}: {self!r}")
+        return self
+
     def __repr__(self):
         body = self.text
         if len(body) > 600:
@@ -696,6 +706,60 @@ def make_token(c, tenant_id, role, name=None, expires_at=None):
 
 def random_uuid():
     return str(uuid.uuid4())
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class NodeKey:
+    """An Ed25519 key pair through libsodium (ctypes): what an agent holds, for tests that
+    speak the enrollment protocol themselves (forged signatures, clock skew)."""
+
+    _lib = None
+
+    def __init__(self):
+        lib = NodeKey.lib()
+        self.pk = ctypes.create_string_buffer(32)
+        self.sk = ctypes.create_string_buffer(64)
+        if lib.crypto_sign_keypair(self.pk, self.sk) != 0:
+            raise AssertionError("crypto_sign_keypair failed")
+
+    @classmethod
+    def lib(cls):
+        if cls._lib is None:
+            cls._lib = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+            if cls._lib.sodium_init() < 0:
+                raise AssertionError("sodium_init failed")
+        return cls._lib
+
+    @property
+    def public_text(self):
+        return b64url(self.pk.raw)
+
+    def sign(self, msg):
+        sig = ctypes.create_string_buffer(64)
+        NodeKey.lib().crypto_sign_detached(sig, None, msg, ctypes.c_ulonglong(len(msg)), self.sk)
+        return sig.raw
+
+    def signed_headers(self, node_id, method, path, body=b"", ts=None):
+        ts = str(int(time.time()) if ts is None else ts)
+        msg = f"GF1\n{method}\n{path}\n{ts}\n{hashlib.sha256(body).hexdigest()}".encode()
+        return {"X-GF-Node": node_id, "X-GF-Timestamp": ts,
+                "X-GF-Signature": b64url(self.sign(msg))}
+
+
+def random_public_key():
+    return NodeKey().public_text
+
+
+def closed_mqtt_url():
+    """An mqtt:// URL on a loopback port nothing listens on."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"mqtt://127.0.0.1:{port}"
 
 
 def parallel(fn, n):

@@ -19,7 +19,8 @@ import re
 
 import gf
 
-SUBST = ("tenant_id", "project_id", "user_id", "token_id")
+SUBST = ("tenant_id", "project_id", "user_id", "token_id", "node_id", "cluster_id",
+         "enrollment_token_id")
 VOLATILE = ("request_id", "trace_id", "instance")
 
 
@@ -61,6 +62,15 @@ class BolaTest(gf.GfTestCase):
         gf.add_member(admin, cls.a["id"], "viewer", user_id=cls.member_a.user["id"])
         cls.pa = gf.make_project(cls.owner_a, cls.a["id"], description="secret plans of A")
         cls.tok_a = gf.make_token(cls.owner_a, cls.a["id"], "admin")
+        # A's fleet objects: a broker cluster, an enrollment token, a pre-authorised node.
+        cls.cluster_a = cls.owner_a.post(f"/projects/{cls.pa['id']}/clusters", {
+            "name": gf.uniq("cluster-a"), "kind": "mosquitto", "agent_url": gf.closed_mqtt_url(),
+            "admin_username": "admin-a", "admin_password": gf.new_password()}).expect(201).json
+        cls.etok_a = cls.owner_a.post(f"/projects/{cls.pa['id']}/enrollment-tokens",
+                                      {"name": gf.uniq("etok-a")}).expect(201).json
+        cls.node_a = cls.owner_a.post(f"/projects/{cls.pa['id']}/nodes", {
+            "public_key": gf.random_public_key(), "name": gf.uniq("node-a"),
+            "labels": {"site": "a-secret-site"}}).expect(201).json
         # Tenant B: its owner is the attacker.
         cls.b_user = cls.srv.user()
         cls.b = gf.make_tenant(admin)
@@ -70,12 +80,17 @@ class BolaTest(gf.GfTestCase):
         cls.b_token = cls.srv.client(token=cls.tok_b["secret"])
 
         cls.ids = {"tenant_id": cls.a["id"], "project_id": cls.pa["id"],
-                   "user_id": cls.member_a.user["id"], "token_id": cls.tok_a["id"]}
+                   "user_id": cls.member_a.user["id"], "token_id": cls.tok_a["id"],
+                   "node_id": cls.node_a["id"], "cluster_id": cls.cluster_a["id"],
+                   "enrollment_token_id": cls.etok_a["id"]}
         cls.a_names = [cls.a["name"], cls.a["slug"], cls.pa["name"], cls.pa["description"],
                        cls.owner_a.email, cls.member_a.email, cls.tok_a["name"],
-                       cls.tok_a["prefix"], cls.tok_a["secret"]]
+                       cls.tok_a["prefix"], cls.tok_a["secret"], cls.cluster_a["name"],
+                       cls.etok_a["name"], cls.etok_a["secret"], cls.node_a["name"],
+                       "a-secret-site"]
         cls.a_ids = [cls.a["id"], cls.pa["id"], cls.owner_a.user["id"],
-                     cls.member_a.user["id"], cls.tok_a["id"]]
+                     cls.member_a.user["id"], cls.tok_a["id"], cls.node_a["id"],
+                     cls.cluster_a["id"], cls.etok_a["id"]]
         cls.snapshot_a = cls.read_a()
 
     @classmethod
@@ -134,7 +149,10 @@ class BolaTest(gf.GfTestCase):
             self.assertNotIn(s, r.text, f"{label} leaks {s!r}: {r!r}")
         admin_only = path.startswith(gf.API + "/users")
         session_only = path.startswith(gf.API + "/tokens") and mode == "token"
-        if admin_only or session_only:
+        if rt["auth"] == "node":
+            # Agent routes signed by the node's key: B has no key, same 401 as for no node.
+            self.assertEqual(r.status, 401, f"{label}: {r!r}")
+        elif admin_only or session_only:
             self.assertIn(r.status, (401, 403, 404), f"{label}: {r!r}")
         elif known_route(path) or body is None:
             self.assertEqual(r.status, 404, f"{label}: {r!r}")

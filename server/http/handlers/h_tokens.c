@@ -49,25 +49,6 @@ static enum gf_err caller_role(struct gf_req *r, struct gf_dbconn *db, const cha
     return GF_OK;
 }
 
-static enum gf_err check_expiry(struct gf_req *r, const char *expires)
-{
-    int64_t at;
-
-    if (expires == NULL) {
-        return GF_OK;
-    }
-    if (gf_time_parse_rfc3339(expires, &at) != GF_OK) {
-        return gf_req_fail(r, GF_ERR_INVAL, "/expires_at",
-                           "/expires_at must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z");
-    }
-    int64_t now = gf_time_now_us();
-    if (at <= now || at > now + (int64_t)366 * 86400 * 1000000) {
-        return gf_req_fail(r, GF_ERR_INVAL, "/expires_at",
-                           "/expires_at must be in the future and within one year");
-    }
-    return GF_OK;
-}
-
 enum gf_err gf_h_tokens_create(struct gf_req *r)
 {
     static const struct gf_json_field fields[] = {
@@ -94,7 +75,7 @@ enum gf_err gf_h_tokens_create(struct gf_req *r)
         err = gf_req_fail(r, GF_ERR_INVAL, "/role",
                           "/role must be one of viewer, operator, admin, owner");
     } else {
-        err = check_expiry(r, gf_json_str(body, "expires_at"));
+        err = gf_req_check_expiry(r, "/expires_at", gf_json_str(body, "expires_at"));
     }
     if (err == GF_OK && (err = gf_req_db(r, &db)) == GF_OK) {
         err = caller_role(r, db, tenant, &have);

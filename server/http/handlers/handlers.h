@@ -55,4 +55,33 @@ enum gf_err gf_h_projects_delete(struct gf_req *r);
 /* h_audit.c */
 enum gf_err gf_h_audit_list(struct gf_req *r);
 
+/* h_etokens.c */
+enum gf_err gf_h_etokens_list(struct gf_req *r);
+enum gf_err gf_h_etokens_create(struct gf_req *r);
+enum gf_err gf_h_etokens_delete(struct gf_req *r);
+
+/* h_enroll.c (agents) */
+enum gf_err gf_h_enroll(struct gf_req *r);
+enum gf_err gf_h_enroll_poll(struct gf_req *r);
+
+/* h_nodes.c */
+enum gf_err gf_h_nodes_list(struct gf_req *r);
+enum gf_err gf_h_nodes_preauth(struct gf_req *r);
+enum gf_err gf_h_nodes_get(struct gf_req *r);
+enum gf_err gf_h_nodes_update(struct gf_req *r);
+enum gf_err gf_h_nodes_delete(struct gf_req *r);
+enum gf_err gf_h_nodes_accept(struct gf_req *r);
+enum gf_err gf_h_nodes_reject(struct gf_req *r);
+enum gf_err gf_h_nodes_presence(struct gf_req *r);
+
+/* h_health.c */
+enum gf_err gf_h_health_series(struct gf_req *r);
+enum gf_err gf_h_health_summary(struct gf_req *r);
+
+/* h_clusters.c */
+enum gf_err gf_h_clusters_list(struct gf_req *r);
+enum gf_err gf_h_clusters_create(struct gf_req *r);
+enum gf_err gf_h_clusters_get(struct gf_req *r);
+enum gf_err gf_h_clusters_delete(struct gf_req *r);
+
 #endif

@@ -46,13 +46,22 @@ static void test_table_invariants(void)
             CHECK(strstr(r->pattern, "{tenant_id}") != NULL && r->auth != GF_RA_NONE);
             CHECK(r->role >= GF_ROLE_VIEWER);
         }
+        if (r->scope == GF_SCOPE_NODE) {
+            CHECK(strstr(r->pattern, "{node_id}") != NULL && r->auth != GF_RA_NONE);
+        }
+        if (r->scope == GF_SCOPE_CLUSTER) {
+            CHECK(strstr(r->pattern, "{cluster_id}") != NULL && r->auth != GF_RA_NONE);
+        }
+        if (r->scope == GF_SCOPE_ENROLL_TOKEN) {
+            CHECK(strstr(r->pattern, "{enrollment_token_id}") != NULL && r->auth != GF_RA_NONE);
+        }
         if (r->scope == GF_SCOPE_PROJECT) {
             CHECK(strstr(r->pattern, "{project_id}") != NULL && r->auth != GF_RA_NONE);
         }
         /* Any route taking an object id must either be scoped or restricted. */
         if (strchr(r->pattern, '{') != NULL) {
             CHECK(r->scope != GF_SCOPE_NONE || r->auth == GF_RA_ADMIN ||
-                  strstr(r->pattern, "{token_id}") != NULL);
+                  (r->flags & GF_RF_NODE_SIGNED) || strstr(r->pattern, "{token_id}") != NULL);
         }
         for (size_t j = i + 1; j < gf_nroutes; j++) {
             CHECK(!(gf_routes[j].method == r->method &&

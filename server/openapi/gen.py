@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""server/openapi/gen.py - writes server/openapi.json, the OpenAPI 3.1 document the server
+embeds and serves at /api/v1/openapi.json. Edit the routes here, run
+`python3 server/openapi/gen.py`, commit both. integration.ops fails when a router route is
+missing from the document."""
+import os
+import json
+S = lambda **k: dict(type="string", **k)
+TS = S(format="date-time")
+UUID = S(format="uuid")
+ROLE = S(enum=["viewer", "operator", "admin", "owner"])
+def obj(props, req=(), extra=False):
+    o = {"type": "object", "properties": props, "additionalProperties": extra}
+    if req: o["required"] = list(req)
+    return o
+def nullable(s): return {"oneOf": [s, {"type": "null"}]}
+schemas = {
+ "Problem": obj({"type": S(), "title": S(), "status": {"type": "integer"}, "detail": S(),
+   "errors": {"type": "array", "items": obj({"field": S(description="JSON pointer, parameter or header"), "message": S()}, ["field", "message"])}},
+   ["type", "title", "status"]),
+ "User": obj({"id": UUID, "email": S(), "name": S(), "is_admin": {"type": "boolean"}, "disabled": {"type": "boolean"},
+   "created_at": TS, "updated_at": TS, "version": {"type": "integer"}}, ["id", "email", "is_admin", "disabled"]),
+ "Token": obj({"id": UUID, "name": S(), "prefix": S(), "tenant_id": UUID, "role": ROLE, "created_at": TS,
+   "expires_at": TS, "last_used_at": nullable(TS), "revoked_at": nullable(TS)}, ["id", "name", "prefix", "tenant_id", "role"]),
+ "Tenant": obj({"id": UUID, "name": S(), "slug": S(), "created_at": TS, "updated_at": TS, "version": {"type": "integer"}}, ["id", "name", "slug"]),
+ "Member": obj({"tenant_id": UUID, "user_id": UUID, "email": S(), "name": S(), "role": ROLE, "created_at": TS}, ["tenant_id", "user_id", "role"]),
+ "Project": obj({"id": UUID, "tenant_id": UUID, "name": S(), "description": S(), "created_at": TS, "updated_at": TS, "version": {"type": "integer"}}, ["id", "tenant_id", "name"]),
+ "AuditEvent": obj({"id": UUID, "at": TS, "tenant_id": nullable(UUID), "actor_type": S(enum=["user", "token", "system", "anonymous", "node"]),
+   "actor_id": nullable(UUID), "actor_label": S(), "action": S(), "object_type": S(), "object_id": S(),
+   "outcome": S(enum=["success", "denied", "failure"]), "source": S(), "detail": {"type": "object"}}, ["id", "at", "action", "outcome"]),
+ "Me": obj({"user": {"$ref": "#/components/schemas/User"}, "auth": S(enum=["session", "token"]), "csrf_token": S(description="send as X-CSRF-Token on mutations (sessions only)"),
+   "token": obj({"id": UUID, "tenant_id": UUID, "role": ROLE}), "memberships": {"type": "array", "items": obj({"tenant_id": UUID, "tenant_name": S(), "tenant_slug": S(), "role": ROLE})}}, ["user", "auth", "memberships"]),
+}
+schemas["UserCreated"] = {"allOf": [{"$ref": "#/components/schemas/User"}, obj({"password": S(description="generated password, shown once")}, extra=True)]}
+schemas["TokenCreated"] = {"allOf": [{"$ref": "#/components/schemas/Token"}, obj({"secret": S(description="gft_..., shown once")}, ["secret"], extra=True)]}
+for n in ["User", "Token", "Tenant", "Member", "Project", "AuditEvent"]:
+    schemas["ListOf" + n] = obj({"items": {"type": "array", "items": {"$ref": f"#/components/schemas/{n}"}}, "next_cursor": nullable(S())}, ["items", "next_cursor"])
+ref = lambda n: {"$ref": f"#/components/schemas/{n}"}
+def body(props, req=()):
+    return {"required": True, "content": {"application/json": {"schema": obj(props, req)}}}
+def ok(status, schema=None, desc="OK", etag=False, headers=None):
+    r = {"description": desc}
+    if schema: r["content"] = {"application/json": {"schema": schema}}
+    h = dict(headers or {})
+    if etag: h["ETag"] = {"schema": S(), "description": "version, for If-Match"}
+    if h: r["headers"] = h
+    return {str(status): r}
+ERR = {c: {"$ref": f"#/components/responses/E{c}"} for c in (400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 503)}
+def errs(*codes): return {str(c): ERR[c] for c in codes}
+P = lambda name, desc: {"name": name, "in": "path", "required": True, "schema": UUID, "description": desc}
+Q = lambda name, desc, schema=None: {"name": name, "in": "query", "required": False, "schema": schema or S(), "description": desc}
+PAGE = [Q("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}), Q("cursor", "next_cursor of the previous page")]
+IDEM = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": S(maxLength=200), "description": "replay returns the stored response; same key, different body: 422"}
+IFM = {"name": "If-Match", "in": "header", "required": False, "schema": S(), "description": "ETag from a read; stale: 412"}
+def op(opid, summary, role, params=(), req=None, responses=None, security=True):
+    o = {"operationId": opid, "summary": summary, "x-gatefleet-role": role,
+         "description": f"{summary}. Minimum role: {role}.", "parameters": list(params), "responses": responses}
+    if req: o["requestBody"] = req
+    if not security: o["security"] = []
+    return o
+MUT = (400, 401, 403, 404, 413, 415, 503)
+name = S(minLength=1, maxLength=200)
+paths = {}
+def add(path, method, o): paths.setdefault(path, {})[method] = o
+add("/auth/login", "post", op("login", "Sign in with e-mail and password", "none", [], body({"email": S(maxLength=254), "password": S(maxLength=1024)}, ["email", "password"]),
+    {**ok(200, obj({"user": ref("User"), "auth": S(), "csrf_token": S(), "memberships": {"type": "array"}}, extra=True), headers={"Set-Cookie": {"schema": S(), "description": "gf_session; HttpOnly; SameSite=Strict; Secure under TLS"}}),
+     **errs(400, 401, 413, 415), "429": {"$ref": "#/components/responses/E429"}}, security=False))
+add("/auth/logout", "post", op("logout", "End the session", "session", [], None, {**ok(204, desc="signed out"), **errs(401, 403)}))
+add("/auth/me", "get", op("me", "The caller, its memberships and CSRF token", "any", [], None, {**ok(200, ref("Me")), **errs(401)}))
+add("/users", "get", op("listUsers", "List users", "server_admin", PAGE, None, {**ok(200, ref("ListOfUser")), **errs(400, 401, 403)}))
+add("/users", "post", op("createUser", "Create a user (password generated and shown once when absent)", "server_admin", [IDEM],
+    body({"email": S(maxLength=254), "name": nullable(S(maxLength=200)), "password": nullable(S(minLength=12, maxLength=1024)), "is_admin": nullable({"type": "boolean"})}, ["email"]),
+    {**ok(201, ref("UserCreated")), **errs(*MUT, 409, 422)}))
+add("/users/{user_id}", "get", op("getUser", "Read a user", "server_admin", [P("user_id", "user")], None, {**ok(200, ref("User"), etag=True), **errs(400, 401, 403, 404)}))
+add("/users/{user_id}", "patch", op("updateUser", "Change name, password, admin flag or disable (ends sessions on password change or disable)", "server_admin", [P("user_id", "user"), IFM],
+    body({"name": S(maxLength=200), "password": S(minLength=12, maxLength=1024), "is_admin": {"type": "boolean"}, "disabled": {"type": "boolean"}}),
+    {**ok(200, ref("User"), etag=True), **errs(*MUT, 409, 412)}))
+add("/users/{user_id}", "delete", op("deleteUser", "Delete a user", "server_admin", [P("user_id", "user")], None, {**ok(204, desc="deleted"), **errs(400, 401, 403, 404, 409)}))
+add("/tokens", "get", op("listTokens", "The caller's API tokens (never the secret)", "session", PAGE, None, {**ok(200, ref("ListOfToken")), **errs(400, 401, 403)}))
+add("/tokens", "post", op("createToken", "Create an API token scoped to a tenant and a role no higher than the caller's", "session", [IDEM],
+    body({"name": name, "tenant_id": UUID, "role": ROLE, "expires_at": nullable(TS)}, ["name", "tenant_id", "role"]),
+    {**ok(201, ref("TokenCreated")), **errs(*MUT, 422)}))
+add("/tokens/{token_id}", "delete", op("revokeToken", "Revoke one of your tokens (server admins: any)", "session", [P("token_id", "token")], None, {**ok(204, desc="revoked"), **errs(400, 401, 403, 404)}))
+add("/tenants", "get", op("listTenants", "Tenants the caller can see", "any", PAGE, None, {**ok(200, ref("ListOfTenant")), **errs(400, 401)}))
+add("/tenants", "post", op("createTenant", "Create a tenant; the creator becomes owner", "server_admin", [IDEM],
+    body({"name": name, "slug": S(pattern="^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")}, ["name", "slug"]), {**ok(201, ref("Tenant"), etag=True), **errs(*MUT, 409, 422)}))
+T = P("tenant_id", "tenant")
+add("/tenants/{tenant_id}", "get", op("getTenant", "Read a tenant", "viewer", [T], None, {**ok(200, ref("Tenant"), etag=True), **errs(400, 401, 404)}))
+add("/tenants/{tenant_id}", "patch", op("updateTenant", "Rename a tenant", "admin", [T, IFM], body({"name": name}), {**ok(200, ref("Tenant"), etag=True), **errs(*MUT, 412)}))
+add("/tenants/{tenant_id}", "delete", op("deleteTenant", "Delete a tenant and everything in it", "owner", [T], None, {**ok(204, desc="deleted"), **errs(400, 401, 403, 404)}))
+add("/tenants/{tenant_id}/members", "get", op("listMembers", "Members of a tenant", "viewer", [T] + PAGE, None, {**ok(200, ref("ListOfMember")), **errs(400, 401, 404)}))
+add("/tenants/{tenant_id}/members", "post", op("addMember", "Add a user by e-mail or id (only owners grant owner)", "admin", [T, IDEM],
+    body({"email": S(maxLength=254), "user_id": UUID, "role": ROLE}, ["role"]), {**ok(201, ref("Member")), **errs(*MUT, 409, 422)}))
+M = P("user_id", "member's user id")
+add("/tenants/{tenant_id}/members/{user_id}", "patch", op("updateMember", "Change a member's role (owners only for owners; the last owner stays)", "admin", [T, M],
+    body({"role": ROLE}, ["role"]), {**ok(200, ref("Member")), **errs(*MUT, 409)}))
+add("/tenants/{tenant_id}/members/{user_id}", "delete", op("removeMember", "Remove a member and revoke their tokens for the tenant", "admin", [T, M], None, {**ok(204, desc="removed"), **errs(400, 401, 403, 404, 409)}))
+add("/tenants/{tenant_id}/projects", "get", op("listProjects", "Projects of a tenant", "viewer", [T] + PAGE, None, {**ok(200, ref("ListOfProject")), **errs(400, 401, 404)}))
+add("/tenants/{tenant_id}/projects", "post", op("createProject", "Create a project", "admin", [T, IDEM],
+    body({"name": name, "description": nullable(S(maxLength=2000))}, ["name"]), {**ok(201, ref("Project"), etag=True), **errs(*MUT, 409, 422)}))
+PR = P("project_id", "project")
+add("/projects/{project_id}", "get", op("getProject", "Read a project", "viewer", [PR], None, {**ok(200, ref("Project"), etag=True), **errs(400, 401, 404)}))
+add("/projects/{project_id}", "patch", op("updateProject", "Rename or describe a project", "admin", [PR, IFM],
+    body({"name": name, "description": nullable(S(maxLength=2000))}), {**ok(200, ref("Project"), etag=True), **errs(*MUT, 409, 412)}))
+add("/projects/{project_id}", "delete", op("deleteProject", "Delete a project", "admin", [PR], None, {**ok(204, desc="deleted"), **errs(400, 401, 403, 404)}))
+add("/tenants/{tenant_id}/audit", "get", op("listAudit", "The tenant's audit trail, newest first", "admin",
+    [T, Q("actor", "user id", UUID), Q("action", "exact action or dotted prefix (e.g. project)"), Q("object_type", "object type"), Q("object_id", "object id"),
+     Q("outcome", "success | denied | failure", S(enum=["success", "denied", "failure"])), Q("from", "at or after (RFC 3339)", TS), Q("to", "before (RFC 3339)", TS)] + PAGE,
+    None, {**ok(200, ref("ListOfAuditEvent")), **errs(400, 401, 403, 404)}))
+add("/openapi.json", "get", op("openapi", "This document", "none", [], None, ok(200, {"type": "object"}), security=False))
+
+# ---------------------------------------------------------------- fleet (issue 3)
+LABELS = {"type": "object", "additionalProperties": S(maxLength=63, pattern="^[A-Za-z0-9._-]*$"), "maxProperties": 64,
+          "description": "label keys: 1-63 of A-Z a-z 0-9 . _ - / starting with a letter or digit"}
+schemas["Cluster"] = obj({"id": UUID, "project_id": UUID, "name": S(), "kind": S(enum=["mosquitto", "emqx"]), "agent_url": S(), "server_url": nullable(S()),
+    "admin_username": S(), "has_admin_password": {"type": "boolean"}, "probe": {"type": "object"}, "created_at": TS, "updated_at": TS, "version": {"type": "integer"}},
+    ["id", "project_id", "name", "kind", "agent_url"])
+schemas["EnrollmentToken"] = obj({"id": UUID, "project_id": UUID, "name": S(), "prefix": S(), "default_labels": LABELS, "auto_accept": {"type": "boolean"},
+    "max_uses": nullable({"type": "integer"}), "uses": {"type": "integer"}, "expires_at": nullable(TS), "revoked_at": nullable(TS), "created_at": TS},
+    ["id", "project_id", "prefix", "auto_accept", "uses"])
+schemas["EnrollmentTokenCreated"] = {"allOf": [ref("EnrollmentToken"), obj({"secret": S(description="gfe_..., shown once")}, ["secret"], extra=True)]}
+schemas["Node"] = obj({"id": UUID, "project_id": UUID, "name": S(), "status": S(enum=["pending", "accepted", "rejected", "decommissioned"]),
+    "public_key": S(description="Ed25519, base64url"), "labels": LABELS, "inventory": {"type": "object"}, "online": {"type": "boolean"},
+    "offline_reason": nullable(S(enum=["will", "shutdown", "overdue", "rejected", "deleted"])), "last_seen_at": nullable(TS), "session": {"type": "integer"},
+    "boot_id": nullable(S()), "agent_version": nullable(S()), "health": nullable({"type": "object", "description": "latest sample, see docs/mqtt.md"}),
+    "health_at": nullable(TS), "health_dropped": {"type": "integer", "description": "samples the agent's spool dropped (full)"},
+    "clock_offset_ms": nullable({"type": "integer"}), "broker_cluster_id": nullable(UUID), "desired_bundle_id": nullable(UUID), "applied_bundle_id": nullable(UUID),
+    "enrolled_at": nullable(TS), "created_at": TS, "updated_at": TS, "version": {"type": "integer"}}, ["id", "project_id", "status", "online"])
+schemas["Presence"] = {"type": "array", "items": obj({"at": TS, "online": {"type": "boolean"}, "reason": S(), "session": {"type": "integer"}, "boot_id": nullable(S())})}
+NUMN = nullable({"type": "number"})
+schemas["HealthSeries"] = obj({"node_id": UUID, "from": TS, "to": TS, "step": {"type": "integer", "description": "bucket seconds"},
+    "points": {"type": "array", "items": obj({"at": TS, "samples": {"type": "integer"}, "cpu_pct": NUMN, "cpu_pct_max": NUMN, "load1": NUMN, "mem_pct": NUMN,
+        "disk_pct_max": NUMN, "temp_c_max": NUMN, "battery_pct_min": NUMN, "on_battery": nullable({"type": "boolean"}), "link_down": nullable({"type": "boolean"})})}})
+schemas["HealthSummary"] = obj({k: ({"type": "integer"} if k != "project_id" else UUID) for k in
+    ["project_id", "nodes", "pending", "accepted", "rejected", "online", "offline", "on_battery", "link_down", "cpu_high", "spool_dropped"]})
+for n in ["Cluster", "EnrollmentToken", "Node"]:
+    schemas["ListOf" + n] = obj({"items": {"type": "array", "items": ref(n)}, "next_cursor": nullable(S())}, ["items", "next_cursor"])
+schemas["EnrollRequest"] = obj({"token": S(maxLength=200), "public_key": S(minLength=43, maxLength=43), "fingerprint": obj({"machine_id": S(maxLength=128), "dmi_serial": S(maxLength=128)}),
+    "inventory": {"type": "object", "description": "hostname, os, kernel, arch, agent_version, cpu_model, mem_total_bytes, disks, interfaces (at most 64 KiB)"},
+    "name": S(maxLength=200)}, ["token", "public_key"])
+schemas["EnrollAccepted"] = obj({"node_id": UUID, "status": S(enum=["accepted"]), "mqtt": obj({"url": S(), "client_id": S(), "username": S(), "password": S(),
+    "topic_root": S(), "keepalive": {"type": "integer"}}), "signing_keys": {"type": "array"}}, ["node_id", "status", "mqtt"])
+schemas["EnrollPending"] = obj({"node_id": UUID, "status": S(enum=["pending"]), "poll_after": {"type": "integer"}}, ["node_id", "status"])
+NODE = P("node_id", "node")
+CL = P("cluster_id", "broker cluster")
+add("/projects/{project_id}/clusters", "get", op("listClusters", "Broker clusters of a project", "viewer", [PR] + PAGE, None, {**ok(200, ref("ListOfCluster")), **errs(400, 401, 404)}))
+add("/projects/{project_id}/clusters", "post", op("createCluster", "Register a broker cluster (admin password sealed at rest, never returned)", "admin", [PR, IDEM],
+    body({"name": name, "kind": S(enum=["mosquitto", "emqx"]), "agent_url": S(description="mqtt://host:port or mqtts://host:port"), "server_url": S(description="URL the server uses, when different"),
+          "admin_username": S(maxLength=128), "admin_password": S(maxLength=256)}, ["name", "kind", "agent_url", "admin_username", "admin_password"]),
+    {**ok(201, ref("Cluster"), etag=True), **errs(*MUT, 409)}))
+add("/clusters/{cluster_id}", "get", op("getCluster", "Read a broker cluster", "viewer", [CL], None, {**ok(200, ref("Cluster"), etag=True), **errs(400, 401, 404)}))
+add("/clusters/{cluster_id}", "delete", op("deleteCluster", "Remove a broker cluster registration", "admin", [CL], None, {**ok(204, desc="deleted"), **errs(400, 401, 403, 404)}))
+add("/projects/{project_id}/enrollment-tokens", "get", op("listEnrollmentTokens", "Enrollment tokens of a project (never the secret)", "admin", [PR] + PAGE, None, {**ok(200, ref("ListOfEnrollmentToken")), **errs(400, 401, 403, 404)}))
+add("/projects/{project_id}/enrollment-tokens", "post", op("createEnrollmentToken", "Create an enrollment token (secret shown once)", "admin", [PR, IDEM],
+    body({"name": name, "default_labels": LABELS, "auto_accept": {"type": "boolean", "default": False}, "max_uses": {"type": "integer", "minimum": 1, "maximum": 1000000},
+          "expires_at": TS}), {**ok(201, ref("EnrollmentTokenCreated")), **errs(*MUT)}))
+add("/enrollment-tokens/{enrollment_token_id}", "delete", op("revokeEnrollmentToken", "Revoke an enrollment token", "admin", [P("enrollment_token_id", "enrollment token")], None,
+    {**ok(204, desc="revoked"), **errs(400, 401, 403, 404, 409)}))
+add("/enroll", "post", op("enroll", "Agent enrollment with a project enrollment token (protocol: docs/mqtt.md)", "none", [],
+    {"required": True, "content": {"application/json": {"schema": ref("EnrollRequest")}}},
+    {**ok(200, ref("EnrollAccepted"), desc="accepted"), **ok(202, ref("EnrollPending"), desc="pending an operator's decision"), **errs(400, 401, 403, 409, 413, 415, 503)}, security=False))
+add("/enroll/{node_id}", "get", op("enrollPoll", "Enrollment status, signed by the node's key (X-GF-Node, X-GF-Timestamp, X-GF-Signature)", "node", [NODE], None,
+    {**ok(200, ref("EnrollAccepted"), desc="accepted"), **ok(202, ref("EnrollPending"), desc="pending"), **errs(400, 401, 403, 503)}, security=False))
+add("/projects/{project_id}/nodes", "get", op("listNodes", "Nodes of a project", "viewer",
+    [PR, Q("status", "pending | accepted | rejected | decommissioned"), Q("online", "true | false (accepted nodes)"),
+     Q("selector", "label selector, Kubernetes syntax: site=north,role in (gate,regulator),!decommissioned"), Q("q", "text in name or hostname")] + PAGE,
+    None, {**ok(200, ref("ListOfNode")), **errs(400, 401, 404)}))
+add("/projects/{project_id}/nodes", "post", op("preauthorizeNode", "Pre-authorise a public key: that node is accepted on first contact", "admin", [PR, IDEM],
+    body({"public_key": S(minLength=43, maxLength=43), "name": name, "labels": LABELS}, ["public_key"]), {**ok(201, ref("Node"), etag=True), **errs(*MUT, 409)}))
+add("/nodes/{node_id}", "get", op("getNode", "Read a node (with its latest health)", "viewer", [NODE], None, {**ok(200, ref("Node"), etag=True), **errs(400, 401, 404)}))
+add("/nodes/{node_id}", "patch", op("updateNode", "Rename or relabel a node", "operator", [NODE, IFM], body({"name": S(maxLength=200), "labels": LABELS}),
+    {**ok(200, ref("Node"), etag=True), **errs(*MUT, 412)}))
+add("/nodes/{node_id}", "delete", op("deleteNode", "Delete a node and remove its broker account", "admin", [NODE], None, {**ok(204, desc="deleted"), **errs(400, 401, 403, 404)}))
+add("/nodes/{node_id}/accept", "post", op("acceptNode", "Accept a pending (or rejected) node; provisions its broker account", "admin", [NODE, IDEM], None,
+    {**ok(200, ref("Node"), etag=True), **errs(400, 401, 403, 404, 409, 503)}))
+add("/nodes/{node_id}/reject", "post", op("rejectNode", "Reject a node; removes its broker account", "admin", [NODE, IDEM], None,
+    {**ok(200, ref("Node"), etag=True), **errs(400, 401, 403, 404, 409, 503)}))
+add("/nodes/{node_id}/presence", "get", op("nodePresence", "Online/offline history, newest first", "viewer",
+    [NODE, Q("limit", "entries", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50})], None, {**ok(200, ref("Presence")), **errs(400, 401, 404)}))
+add("/nodes/{node_id}/health", "get", op("nodeHealth", "Downsampled health series (buckets computed in the database, at most 1000 points)", "viewer",
+    [NODE, Q("from", "start (RFC 3339), default to minus one hour", TS), Q("to", "end (RFC 3339), default now", TS),
+     Q("step", "bucket seconds; default and minimum: range / 1000", {"type": "integer", "minimum": 1})], None, {**ok(200, ref("HealthSeries")), **errs(400, 401, 404)}))
+add("/projects/{project_id}/health/summary", "get", op("healthSummary", "Counts: online, offline, pending, on battery, link down, CPU above 90 %", "viewer", [PR], None,
+    {**ok(200, ref("HealthSummary")), **errs(400, 401, 404)}))
+ROOT = [{"url": "/", "description": "outside /api/v1"}]
+txt = lambda d: {"200": {"description": d, "content": {"text/plain": {"schema": S()}}}}
+paths["/healthz"] = {"servers": ROOT, "get": op("healthz", "Liveness", "none", [], None, txt("ok"), security=False)}
+paths["/readyz"] = {"servers": ROOT, "get": op("readyz", "Readiness: database reachable and schema current", "none", [], None,
+    {**txt("ready"), "503": {"description": "not ready", "content": {"text/plain": {"schema": S()}}}}, security=False)}
+paths["/metrics"] = {"servers": ROOT, "get": op("metrics", "Prometheus metrics (requests by route and status, latency histogram, database pool)", "none", [], None, txt("Prometheus text format 0.0.4"), security=False)}
+titles = {400: "invalid request", 401: "not authenticated, or the credentials are wrong, expired or revoked", 403: "role too low, CSRF token missing or wrong, or a session-only/admin-only route",
+          404: "no such object, or not visible to the caller (identical answers)", 409: "conflict (already exists, last owner, concurrent change)", 412: "If-Match does not match",
+          413: "body larger than max_body_bytes", 415: "body is not application/json", 422: "Idempotency-Key reused with another body, or a referenced object does not exist", 429: "too many failed sign-ins", 503: "database unavailable"}
+responses = {}
+for c, d in titles.items():
+    responses[f"E{c}"] = {"description": d, "content": {"application/problem+json": {"schema": ref("Problem")}}}
+responses["E429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+doc = {"openapi": "3.1.0",
+       "info": {"title": "gatefleet API", "version": "0.1.0", "description": "Fleet manager for industrial edge sites. Rules (pagination, errors, idempotency, ETags, authentication, tenant isolation): docs/api.md."},
+       "servers": [{"url": "/api/v1"}],
+       "security": [{"session": []}, {"bearer": []}],
+       "paths": paths,
+       "components": {"schemas": schemas, "responses": responses,
+          "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "gf_session", "description": "from POST /auth/login; mutations also need X-CSRF-Token"},
+                              "bearer": {"type": "http", "scheme": "bearer", "description": "API token gft_..."}}}}
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openapi.json")
+with open(OUT, "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+print(len(paths))
