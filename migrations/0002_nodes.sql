@@ -110,6 +110,12 @@ BEGIN
     IF p_session < cur_session THEN
         RETURN 'stale';
     END IF;
+    -- The Will (or a clean shutdown) ends its session for good: anything else of that same
+    -- session that arrives later (reordered by a shared subscription) is stale.
+    IF p_online AND p_session = cur_session AND NOT was_online
+       AND (SELECT offline_reason FROM nodes WHERE id = p_node) IN ('will', 'shutdown') THEN
+        RETURN 'stale';
+    END IF;
     IF p_online THEN
         UPDATE nodes SET online = true, session_seq = p_session,
                          boot_id = coalesce(p_boot, boot_id), offline_reason = NULL,

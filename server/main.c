@@ -21,6 +21,7 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "mqtt/fleet.h"
 #include "store/db.h"
 #include "store/migrate.h"
 
@@ -103,13 +104,21 @@ static int serve(struct gf_app *app)
     sigset_t set;
     int sig = 0;
 
+    if (gf_fleet_start(app, &app->fleet) != GF_OK) {
+        gf_log_error("cannot start the MQTT side", "error=%s", "fleet");
+        return 1;
+    }
     if (gf_http_start(app, url, sizeof(url), &http, &diag) != GF_OK) {
         gf_log_error("cannot start HTTP", "key=%s error=\"%s\"", diag.where, diag.msg);
+        gf_fleet_stop(app->fleet);
+        app->fleet = NULL;
         return 1;
     }
     if (app->cfg.ready_file != NULL && write_ready(app->cfg.ready_file, url) != 0) {
         gf_log_error("cannot write ready_file", "path=%s", app->cfg.ready_file);
         gf_http_stop(http, 0);
+        gf_fleet_stop(app->fleet);
+        app->fleet = NULL;
         return 1;
     }
     gf_log_info("listening", "url=%s web_root=%s", url,
@@ -120,6 +129,8 @@ static int serve(struct gf_app *app)
     sigwait(&set, &sig);
     gf_log_info("stopping", "signal=%d", sig);
     gf_http_stop(http, app->cfg.shutdown_timeout);
+    gf_fleet_stop(app->fleet);
+    app->fleet = NULL;
     return 0;
 }
 

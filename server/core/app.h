@@ -11,6 +11,7 @@
 
 struct gf_db;
 struct gf_metrics;
+struct gf_fleet;
 
 struct gf_app {
     struct gf_server_config cfg;
@@ -18,6 +19,7 @@ struct gf_app {
     struct gf_metrics *metrics;
     int tls;                         /* serving HTTPS: cookies get Secure */
     unsigned char master_key[32];
+    struct gf_fleet *fleet;          /* MQTT side; NULL in subcommands */
 };
 
 #endif

@@ -52,6 +52,17 @@ static const struct gf_conf_key keys[] = {
       "system user running the embedded PostgreSQL when the server runs as root"),
     K(pg_bindir, GF_CONF_STR, NULL, 0, 0,
       "PostgreSQL binaries for the embedded database; unset = newest /usr/lib/postgresql/*/bin"),
+    K(health_retention_days, GF_CONF_INT, "30", 1, 3650,
+      "days of raw health samples kept (older daily partitions are dropped)"),
+    K(ingest_writers, GF_CONF_INT, "2", 1, 16,
+      "MQTT ingest writer threads, each with one database connection from the pool"),
+    K(ingest_batch, GF_CONF_INT, "1000", 1, 10000, "agent messages per ingest transaction"),
+    K(ingest_queue, GF_CONF_INT, "100000", 100, 10000000,
+      "agent messages held in memory before the broker is made to wait"),
+    K(mqtt_ca_file, GF_CONF_STR, NULL, 0, 0,
+      "CA bundle (PEM) for mqtts:// broker clusters; unset = system store"),
+    K(fleet_interval_ms, GF_CONF_INT, "500", 50, 10000,
+      "period of the fleet loop: cluster changes, broker accounts, overdue nodes"),
 };
 
 const struct gf_conf_table gf_server_config_table = {

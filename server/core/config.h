@@ -32,6 +32,12 @@ struct gf_server_config {
     char *pg_user;
     char *pg_bindir;
     long db_acquire_timeout;
+    long health_retention_days;
+    long ingest_writers;
+    long ingest_batch;
+    long ingest_queue;
+    char *mqtt_ca_file;
+    long fleet_interval_ms;
 };
 
 /* The table (for gf_conf_* calls and docs). */

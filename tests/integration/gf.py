@@ -198,6 +198,157 @@ def migrate(database_url, extra=()):
     return cli(["--database_url", database_url] + list(extra) + ["migrate"])
 
 
+# ------------------------------------------------------------------ private brokers
+
+def run_root():
+    root = os.path.join(_need(FIXTURES, "GF_FIXTURES"), "run")
+    os.makedirs(root, exist_ok=True)
+    return root
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+class Broker:
+    """A private mosquitto with the dynamic-security plugin on a free loopback port, for
+    tests that stop, kill or inspect their broker. Anonymous access is off; the dynsec admin
+    (admin_user / admin_password) is what a cluster registration hands the server. The same
+    port and dynsec file survive stop()/start(). persistence keeps retained messages and
+    sessions across restarts (mosquitto.db in the broker's directory)."""
+
+    PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+
+    def __init__(self, name="broker", persistence=False):
+        tag = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+        self.dir = tempfile.mkdtemp(prefix=f"{tag}-{name}-", dir=run_root())
+        self.admin_user = "admin"
+        self.admin_password = new_password()
+        self.persistence = persistence
+        self.port = free_port()
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "mosquitto.log")
+        plugin = self.PLUGIN
+        if not os.path.exists(plugin):
+            found = [os.path.join(d, f) for d in ("/usr/lib", "/usr/lib64")
+                     for root, _, files in os.walk(d) for f in files
+                     if f == "mosquitto_dynamic_security.so"]
+            plugin = found[0] if found else plugin
+        self.plugin = plugin
+        subprocess.run(["mosquitto_ctrl", "dynsec", "init", os.path.join(self.dir, "dynsec.json"),
+                        self.admin_user, self.admin_password], check=True,
+                       stdout=subprocess.DEVNULL)
+        if os.geteuid() == 0:
+            # mosquitto drops to its own user and the plugin rewrites dynsec.json.
+            subprocess.run(["chown", "-R", "mosquitto", self.dir], check=True)
+            os.chmod(self.dir, 0o755)
+        _brokers.append(self)
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self):
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"""listener {self.port} 127.0.0.1
+allow_anonymous false
+per_listener_settings false
+plugin {self.plugin}
+plugin_opt_config_file {self.dir}/dynsec.json
+persistence {"true" if self.persistence else "false"}
+persistence_location {self.dir}/
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+""")
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["mosquitto", "-c", conf], stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if _port_open(self.port):
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"mosquitto did not start: {self.log()}")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def cluster_body(self, name=None):
+        return {"name": name or uniq("cluster"), "kind": "mosquitto", "agent_url": self.url,
+                "admin_username": self.admin_user, "admin_password": self.admin_password}
+
+    def pub(self, topic, payload, user, password, client_id=None, qos=1, retain=False,
+            timeout=10):
+        """mosquitto_pub (MQTT 5). Returns the CompletedProcess (check returncode/stderr)."""
+        args = ["mosquitto_pub", "-V", "mqttv5", "-h", "127.0.0.1", "-p", str(self.port),
+                "-u", user, "-P", password, "-q", str(qos), "-t", topic, "-m", payload]
+        if client_id:
+            args += ["-i", client_id]
+        if retain:
+            args.append("-r")
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+    def sub(self, topic, user, password, count=1, timeout=10, client_id=None, extra=()):
+        """mosquitto_sub for count messages (or timeout). Returns (returncode, lines)."""
+        args = ["mosquitto_sub", "-V", "mqttv5", "-h", "127.0.0.1", "-p", str(self.port),
+                "-u", user, "-P", password, "-t", topic, "-C", str(count), "-W", str(timeout),
+                "-v"] + list(extra)
+        if client_id:
+            args += ["-i", client_id]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 5)
+        return p.returncode, p.stdout.splitlines(), p.stderr
+
+    def sub_start(self, topic, user, password, client_id=None, extra=()):
+        """A running mosquitto_sub (Popen, stdout lines) for tests that collect."""
+        args = ["mosquitto_sub", "-V", "mqttv5", "-h", "127.0.0.1", "-p", str(self.port),
+                "-u", user, "-P", password, "-t", topic, "-v"] + list(extra)
+        if client_id:
+            args += ["-i", client_id]
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+
+
+_brokers = []
+
+
+def stop_all_brokers():
+    for b in list(_brokers):
+        b.stop(signal.SIGKILL)
+
+
 # ------------------------------------------------------------------ server process
 
 class Server:
@@ -395,6 +546,7 @@ class Server:
 
 
 def stop_all_servers():
+    stop_all_brokers()
     for s in _servers:
         if s.proc is not None:
             s.stop()

@@ -6,6 +6,8 @@
  */
 #include "handlers.h"
 
+#include "../../mqtt/fleet.h"
+
 #include "../../core/app.h"
 #include "../../store/migrate.h"
 #include "../metrics.h"
@@ -53,6 +55,9 @@ enum gf_err gf_h_metrics(struct gf_req *r)
 
     gf_buf_init(&b, 8u * 1024u * 1024u);
     err = gf_metrics_render(app->metrics, app->db, &b);
+    if (err == GF_OK && app->fleet != NULL) {
+        err = gf_fleet_metrics(app->fleet, &b);
+    }
     if (err != GF_OK) {
         gf_buf_free(&b);
         return err;

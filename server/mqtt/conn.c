@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * conn.c - the server's MQTT 5 sessions over paho MQTTAsync (see conn.h). paho's automatic
+ * reconnect does the retrying; the connected callback (first connect and every reconnect)
+ * subscribes again, so a broker that lost its state (restart without persistence) gets the
+ * subscriptions back.
+ */
+#define GF_LOG_MODULE "mqtt"
+
+#include "conn.h"
+
+#include "alloc.h"
+#include "log.h"
+
+#include <MQTTAsync.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+
+struct gf_mconn {
+    MQTTAsync client;
+    struct gf_mconn_opts o;
+    char *url, *client_id, *username, *password, *ca_file, *label;
+    char *subs[4];
+    atomic_int connected;
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s ? gf_strdup(s) : NULL;
+}
+
+static void on_subscribed(void *ctx, MQTTAsync_successData5 *resp)
+{
+    struct gf_mconn *c = ctx;
+
+    for (int i = 0; resp && i < resp->alt.sub.reasonCodeCount; i++) {
+        if (resp->alt.sub.reasonCodes[i] >= 0x80) {
+            gf_log_error("subscription refused", "conn=%s filter=%s reason=%d", c->label,
+                         i < (int)c->o.nsubs ? c->subs[i] : "?", resp->alt.sub.reasonCodes[i]);
+        }
+    }
+    if (resp && resp->alt.sub.reasonCodeCount == 0 && resp->reasonCode >= 0x80) {
+        gf_log_error("subscription refused", "conn=%s reason=%d", c->label, resp->reasonCode);
+    }
+}
+
+static void on_subscribe_failed(void *ctx, MQTTAsync_failureData5 *resp)
+{
+    struct gf_mconn *c = ctx;
+
+    gf_log_error("subscribe failed", "conn=%s code=%d", c->label, resp ? resp->code : 0);
+}
+
+static void on_connected(void *ctx, char *cause)
+{
+    struct gf_mconn *c = ctx;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int qos[4] = {1, 1, 1, 1};
+
+    (void)cause;
+    atomic_store(&c->connected, 1);
+    gf_log_info("connected", "conn=%s url=%s", c->label, c->url);
+    if (c->o.nsubs == 0) {
+        return;
+    }
+    ro.onSuccess5 = on_subscribed;
+    ro.onFailure5 = on_subscribe_failed;
+    ro.context = c;
+    int rc = MQTTAsync_subscribeMany(c->client, (int)c->o.nsubs, c->subs, qos, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        gf_log_error("subscribe failed", "conn=%s rc=%d", c->label, rc);
+    }
+}
+
+static void on_lost(void *ctx, char *cause)
+{
+    struct gf_mconn *c = ctx;
+
+    atomic_store(&c->connected, 0);
+    gf_log_warn("connection lost", "conn=%s cause=%s", c->label, cause ? cause : "-");
+}
+
+static void on_connect_failed(void *ctx, MQTTAsync_failureData5 *resp)
+{
+    struct gf_mconn *c = ctx;
+
+    gf_log_warn("connect failed", "conn=%s url=%s reason=%d msg=%s", c->label, c->url,
+                resp ? resp->reasonCode : 0, resp && resp->message ? resp->message : "-");
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+    struct gf_mconn *c = ctx;
+    int handled = 1;
+
+    (void)topic_len;
+    if (c->o.on_msg != NULL) {
+        handled = c->o.on_msg(c->o.ud, c, topic, m->payload, (size_t)m->payloadlen);
+    }
+    if (handled) {
+        MQTTAsync_freeMessage(&m);
+        MQTTAsync_free(topic);
+    }
+    return handled;
+}
+
+enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **out)
+{
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
+    MQTTAsync_connectOptions cn = MQTTAsync_connectOptions_initializer5;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    MQTTProperties props = MQTTProperties_initializer;
+    MQTTProperty expiry;
+    struct gf_mconn *c;
+    char url[300];
+    int rc;
+
+    *out = NULL;
+    if (strncmp(opts->url, "mqtt://", 7) == 0) {
+        snprintf(url, sizeof(url), "tcp://%s", opts->url + 7);
+    } else if (strncmp(opts->url, "mqtts://", 8) == 0) {
+        snprintf(url, sizeof(url), "ssl://%s", opts->url + 8);
+    } else {
+        return GF_ERR_CONFIG;
+    }
+    if ((c = gf_calloc(1, sizeof(*c))) == NULL) {
+        return GF_ERR_NOMEM;
+    }
+    c->o = *opts;
+    c->url = dup_or_null(opts->url);
+    c->client_id = dup_or_null(opts->client_id);
+    c->username = dup_or_null(opts->username);
+    c->password = dup_or_null(opts->password);
+    c->ca_file = dup_or_null(opts->ca_file);
+    c->label = dup_or_null(opts->label ? opts->label : "mqtt");
+    for (size_t i = 0; i < opts->nsubs && i < 4; i++) {
+        c->subs[i] = dup_or_null(opts->subs[i]);
+    }
+    if (c->url == NULL || c->client_id == NULL || c->label == NULL) {
+        gf_mconn_stop(c);
+        return GF_ERR_NOMEM;
+    }
+    co.sendWhileDisconnected = 0;
+    if (MQTTAsync_createWithOptions(&c->client, url, c->client_id, MQTTCLIENT_PERSISTENCE_NONE,
+                                    NULL, &co) != MQTTASYNC_SUCCESS) {
+        gf_mconn_stop(c);
+        return GF_ERR_CONFIG;
+    }
+    MQTTAsync_setCallbacks(c->client, c, on_lost, on_message, NULL);
+    MQTTAsync_setConnected(c->client, c, on_connected);
+    cn.keepAliveInterval = opts->keepalive > 0 ? opts->keepalive : 30;
+    cn.cleanstart = opts->clean_start;
+    cn.username = c->username;
+    cn.password = c->password;
+    cn.automaticReconnect = 1;
+    cn.minRetryInterval = 1;
+    cn.maxRetryInterval = 30;
+    cn.onFailure5 = on_connect_failed;
+    cn.context = c;
+    expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
+    expiry.value.integer4 = (unsigned)(opts->session_expiry > 0 ? opts->session_expiry : 0);
+    MQTTProperties_add(&props, &expiry);
+    cn.connectProperties = &props;
+    if (strncmp(url, "ssl://", 6) == 0) {
+        ssl.trustStore = c->ca_file;
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = 1;
+        cn.ssl = &ssl;
+    }
+    rc = MQTTAsync_connect(c->client, &cn);
+    MQTTProperties_free(&props);
+    if (rc != MQTTASYNC_SUCCESS) {
+        gf_log_error("connect failed", "conn=%s rc=%d", c->label, rc);
+        gf_mconn_stop(c);
+        return GF_ERR_IO;
+    }
+    *out = c;
+    return GF_OK;
+}
+
+int gf_mconn_connected(const struct gf_mconn *c)
+{
+    return atomic_load(&((struct gf_mconn *)c)->connected);
+}
+
+enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *payload,
+                             size_t len, int qos, int retain)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+
+    if (!atomic_load(&c->connected)) {
+        return GF_ERR_UNAVAILABLE;
+    }
+    m.payload = (void *)payload;
+    m.payloadlen = (int)len;
+    m.qos = qos;
+    m.retained = retain;
+    int rc = MQTTAsync_sendMessage(c->client, topic, &m, &ro);
+    if (rc == MQTTASYNC_DISCONNECTED) {
+        return GF_ERR_UNAVAILABLE;
+    }
+    return rc == MQTTASYNC_SUCCESS ? GF_OK : GF_ERR_IO;
+}
+
+void gf_mconn_stop(struct gf_mconn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->client != NULL) {
+        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+        d.timeout = 2000;
+        if (MQTTAsync_isConnected(c->client)) {
+            MQTTAsync_disconnect(c->client, &d);
+            for (int i = 0; i < 40 && MQTTAsync_isConnected(c->client); i++) {
+                struct timespec ts = {0, 50 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        MQTTAsync_destroy(&c->client);
+    }
+    gf_free(c->url);
+    gf_free(c->client_id);
+    gf_free(c->username);
+    gf_free(c->password);
+    gf_free(c->ca_file);
+    gf_free(c->label);
+    for (size_t i = 0; i < 4; i++) {
+        gf_free(c->subs[i]);
+    }
+    gf_free(c);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * conn.h - one MQTT 5 session of the server (paho.mqtt.c MQTTAsync): connect with
+ * credentials, reconnect by itself (1 s to 30 s), re-subscribe after every connect, publish.
+ * Messages are handed to on_msg on paho's receive thread; on_msg returns 0 to have paho
+ * deliver the same message again later (backpressure when the ingest queue is full).
+ * Thread-safe: publish from any thread.
+ */
+#ifndef GF_SERVER_MQTT_CONN_H
+#define GF_SERVER_MQTT_CONN_H
+
+#include "err.h"
+
+#include <stddef.h>
+
+struct gf_mconn;
+
+/* Called for each message; topic and payload are borrowed for the call. */
+typedef int (*gf_mconn_msg_fn)(void *ud, struct gf_mconn *c, const char *topic,
+                               const void *payload, size_t len);
+
+/* Plain value struct; strings are copied by gf_mconn_start. */
+struct gf_mconn_opts {
+    const char *url;        /* mqtt://host:port or mqtts://host:port */
+    const char *client_id;
+    const char *username;
+    const char *password;
+    const char *ca_file;    /* mqtts: CA bundle, NULL = system store */
+    int clean_start;
+    int session_expiry;     /* seconds the broker keeps the session (and queues QoS 1) */
+    int keepalive;
+    const char *subs[4];    /* topic filters subscribed at QoS 1 after every connect */
+    size_t nsubs;
+    gf_mconn_msg_fn on_msg;
+    void *ud;
+    const char *label;      /* for log lines, e.g. "ingest" */
+};
+
+/* Create and start connecting (returns at once). GF_ERR_CONFIG for a bad URL, GF_ERR_NOMEM. */
+enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **out);
+
+/* 1 while connected. */
+int gf_mconn_connected(const struct gf_mconn *c);
+
+/* Publish (QoS 0 or 1, retain flag). GF_ERR_UNAVAILABLE when not connected (paho keeps no
+ * offline buffer here: callers own redelivery), GF_ERR_IO. */
+enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *payload,
+                             size_t len, int qos, int retain);
+
+/* Disconnect (waiting up to 2 s for in-flight messages) and free. NULL is a no-op. */
+void gf_mconn_stop(struct gf_mconn *c);
+
+#endif

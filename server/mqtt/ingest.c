@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * ingest.c - queue and writer threads of the MQTT ingest (see ingest.h).
+ *
+ * A writer takes up to batch_max messages, validates them (docs/mqtt.md), and runs one
+ * transaction: lock the batch's accepted node rows in id order (two replicas never
+ * deadlock and never both pass the de-duplication check), presence events in arrival order
+ * (gf_node_seen: the session-number rule), births, one statement for all health records,
+ * one for last-seen. After COMMIT it publishes an ack per (node, boot). A database failure
+ * keeps the batch and retries it with backoff, so nothing taken off the broker is lost
+ * while the server lives; if the server dies instead, the agents resend what was not
+ * acknowledged.
+ */
+#define GF_LOG_MODULE "ingest"
+
+#include "ingest.h"
+
+#include "../core/app.h"
+#include "../store/db.h"
+#include "../store/q_ingest.h"
+#include "alloc.h"
+#include "conn.h"
+#include "gf_limits.h"
+#include "ids.h"
+#include "json.h"
+#include "log.h"
+#include "timefmt.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define GF_INGEST_WRITERS_MAX 16
+#define GF_INGEST_FUTURE_US (24LL * 3600 * 1000000) /* later than this: clock skew */
+
+enum kind { K_STATE, K_BIRTH, K_HEALTH };
+
+struct item {
+    struct item *next;
+    struct gf_mconn *conn;
+    enum kind kind;
+    char node[40];
+    char *payload; /* NUL-terminated copy */
+    size_t len;
+};
+
+enum drop_reason { D_TOPIC, D_TOOBIG, D_MALFORMED, D_UNKNOWN_NODE, D_CLOCK, D_TOO_OLD, D__COUNT };
+static const char *const drop_names[D__COUNT] = {"topic", "oversize", "malformed",
+                                                 "unknown_node", "clock_skew", "too_old"};
+
+struct gf_ingest {
+    struct gf_app *app;
+    struct gf_ingest_opts o;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct item *head, *tail;
+    size_t depth;
+    int stopping;
+    pthread_t threads[GF_INGEST_WRITERS_MAX];
+    int nthreads;
+    atomic_llong last_db_error_us;
+    atomic_ullong received, stored, duplicates, acks, batches, db_errors, full;
+    atomic_ullong dropped[D__COUNT];
+    atomic_ullong commit_us_total;
+};
+
+static void count_drop(struct gf_ingest *ing, enum drop_reason r)
+{
+    atomic_fetch_add(&ing->dropped[r], 1);
+}
+
+static void item_free(struct item *it)
+{
+    if (it != NULL) {
+        gf_free(it->payload);
+        gf_free(it);
+    }
+}
+
+/* "gf/v1/n/<uuid>/<kind>" -> node, kind. */
+static int parse_topic(const char *topic, char *node, enum kind *kind)
+{
+    static const char prefix[] = "gf/v1/n/";
+    const char *p = topic, *slash;
+
+    if (strncmp(p, prefix, sizeof(prefix) - 1) != 0) {
+        return 0;
+    }
+    p += sizeof(prefix) - 1;
+    slash = strchr(p, '/');
+    if (slash == NULL || slash - p != 36) {
+        return 0;
+    }
+    memcpy(node, p, 36);
+    node[36] = '\0';
+    if (!gf_uuid_valid(node)) {
+        return 0;
+    }
+    if (strcmp(slash + 1, "state") == 0) {
+        *kind = K_STATE;
+    } else if (strcmp(slash + 1, "birth") == 0) {
+        *kind = K_BIRTH;
+    } else if (strcmp(slash + 1, "health") == 0) {
+        *kind = K_HEALTH;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *topic,
+                   const void *payload, size_t len)
+{
+    struct item *it;
+    char node[40];
+    enum kind kind;
+
+    if (!parse_topic(topic, node, &kind)) {
+        count_drop(ing, D_TOPIC);
+        return 1;
+    }
+    if (len > GF_LIMIT_MQTT_PAYLOAD) {
+        count_drop(ing, D_TOOBIG);
+        return 1;
+    }
+    pthread_mutex_lock(&ing->mu);
+    int full = ing->depth >= ing->o.queue_max;
+    pthread_mutex_unlock(&ing->mu);
+    if (full) {
+        atomic_fetch_add(&ing->full, 1);
+        return 0;
+    }
+    if ((it = gf_calloc(1, sizeof(*it))) == NULL || (it->payload = gf_malloc(len + 1)) == NULL) {
+        gf_free(it);
+        return 0;
+    }
+    memcpy(it->payload, payload, len);
+    it->payload[len] = '\0';
+    it->len = len;
+    it->conn = conn;
+    it->kind = kind;
+    memcpy(it->node, node, sizeof(node));
+    atomic_fetch_add(&ing->received, 1);
+    pthread_mutex_lock(&ing->mu);
+    if (ing->tail) {
+        ing->tail->next = it;
+    } else {
+        ing->head = it;
+    }
+    ing->tail = it;
+    ing->depth++;
+    pthread_cond_signal(&ing->cv);
+    pthread_mutex_unlock(&ing->mu);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ validation */
+
+static const char *str_field(const json_t *o, const char *key, size_t max)
+{
+    const json_t *v = json_object_get(o, key);
+
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max) {
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static int int_field(const json_t *o, const char *key, long long min, long long max,
+                     long long *out)
+{
+    const json_t *v = json_object_get(o, key);
+
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        return 0;
+    }
+    *out = json_integer_value(v);
+    return 1;
+}
+
+/* One batch being built: the JSON parameters of the statements, and what to do per node. */
+struct batch {
+    json_t *lock_ids;  /* ["uuid", ...] */
+    json_t *records;   /* [{n, b, s, a, v, k}] */
+    json_t *seen;      /* [{n, session, boot, dropped}] */
+    json_t *events;    /* [{kind, node, ...}] presence and births in arrival order */
+    json_t *node_conn; /* node -> index of the item whose conn acks it */
+};
+
+/* Add a health message's records. */
+static int add_health(struct gf_ingest *ing, struct batch *b, const struct item *it,
+                      const json_t *msg)
+{
+    const char *boot = str_field(msg, "boot_id", 64);
+    const json_t *records = json_object_get(msg, "records");
+    long long session, dropped = 0;
+    int64_t now = gf_time_now_us(), floor = now - (int64_t)ing->o.retention_days * 86400 * 1000000;
+    size_t i, n = json_array_size(records);
+    json_t *r;
+
+    if (boot == NULL || !int_field(msg, "session", 0, INT64_MAX, &session) || n == 0 ||
+        n > GF_LIMIT_HEALTH_RECORDS ||
+        (json_object_get(msg, "dropped") && !int_field(msg, "dropped", 0, INT64_MAX, &dropped))) {
+        return 0;
+    }
+    /* Validate every record first: a message is taken whole or not at all. */
+    json_array_foreach(records, i, r) {
+        long long seq;
+        int64_t at;
+        const char *ts = str_field(r, "at", 40);
+        if (!int_field(r, "seq", 1, INT64_MAX, &seq) || ts == NULL ||
+            gf_time_parse_rfc3339(ts, &at) != GF_OK ||
+            !json_is_object(json_object_get(r, "sample"))) {
+            return 0;
+        }
+    }
+    json_array_foreach(records, i, r) {
+        int64_t at;
+        char ts[40];
+        int keep = 1;
+        gf_time_parse_rfc3339(json_string_value(json_object_get(r, "at")), &at);
+        if (at > now + GF_INGEST_FUTURE_US) {
+            count_drop(ing, D_CLOCK); /* stored, at the receive time */
+            at = now;
+        } else if (at < floor) {
+            count_drop(ing, D_TOO_OLD); /* acknowledged, not stored */
+            keep = 0;
+        }
+        gf_time_format_rfc3339(at, ts, sizeof(ts));
+        json_array_append_new(b->records,
+                              json_pack("{s:s, s:s, s:I, s:s, s:O, s:b}", "n", it->node, "b", boot,
+                                        "s", json_integer_value(json_object_get(r, "seq")), "a",
+                                        ts, "v", json_object_get(r, "sample"), "k", keep));
+    }
+    json_array_append_new(b->seen, json_pack("{s:s, s:I, s:s, s:I}", "n", it->node, "session",
+                                             (json_int_t)session, "boot", boot, "dropped",
+                                             (json_int_t)dropped));
+    return 1;
+}
+
+static int add_state(struct batch *b, const struct item *it, const json_t *msg)
+{
+    const char *state = str_field(msg, "state", 16), *boot = str_field(msg, "boot_id", 64);
+    const char *reason = str_field(msg, "reason", 32);
+    long long session;
+
+    if (state == NULL || boot == NULL || !int_field(msg, "session", 0, INT64_MAX, &session) ||
+        (strcmp(state, "online") != 0 && strcmp(state, "offline") != 0)) {
+        return 0;
+    }
+    int online = state[1] == 'n';
+    if (!online && (reason == NULL || (strcmp(reason, "will") != 0 &&
+                                       strcmp(reason, "shutdown") != 0))) {
+        reason = "will";
+    }
+    json_array_append_new(b->events, json_pack("{s:s, s:s, s:b, s:I, s:s, s:s}", "kind", "state",
+                                               "n", it->node, "online", online, "session",
+                                               (json_int_t)session, "boot", boot, "reason",
+                                               online ? "connected" : reason));
+    return 1;
+}
+
+static int add_birth(struct batch *b, const struct item *it, const json_t *msg)
+{
+    const char *boot = str_field(msg, "boot_id", 64), *clock = str_field(msg, "clock", 40);
+    const char *version = str_field(msg, "agent_version", 64);
+    const json_t *inv = json_object_get(msg, "inventory");
+    long long session, hi = 0, ka = 0;
+    int64_t at;
+    json_t *ev;
+
+    if (boot == NULL || !int_field(msg, "session", 0, INT64_MAX, &session) ||
+        (inv != NULL && !json_is_object(inv))) {
+        return 0;
+    }
+    int_field(msg, "health_interval", 1, 86400, &hi);
+    int_field(msg, "keepalive", 1, 86400, &ka);
+    ev = json_pack("{s:s, s:s, s:I, s:s, s:O}", "kind", "birth", "n", it->node, "session",
+                   (json_int_t)session, "boot", boot, "inventory", inv ? inv : json_object());
+    if (ev == NULL) {
+        return 0;
+    }
+    if (version) {
+        json_object_set_new(ev, "version", json_string(version));
+    }
+    if (hi > 0) {
+        json_object_set_new(ev, "hi", json_integer(hi));
+    }
+    if (ka > 0) {
+        json_object_set_new(ev, "ka", json_integer(ka));
+    }
+    if (clock != NULL && gf_time_parse_rfc3339(clock, &at) == GF_OK) {
+        json_object_set_new(ev, "offset", json_integer((gf_time_now_us() - at) / 1000));
+    }
+    json_array_append_new(b->events, ev);
+    return 1;
+}
+
+/* Parse one item into the batch; counts and skips malformed ones. */
+static void add_item(struct gf_ingest *ing, struct batch *b, const struct item *it, size_t idx)
+{
+    json_t *msg = NULL;
+    int ok;
+
+    if (gf_json_parse_object(it->payload, it->len, &msg, NULL) != GF_OK) {
+        count_drop(ing, D_MALFORMED);
+        return;
+    }
+    ok = it->kind == K_HEALTH ? add_health(ing, b, it, msg)
+         : it->kind == K_STATE ? add_state(b, it, msg)
+                               : add_birth(b, it, msg);
+    json_decref(msg);
+    if (!ok) {
+        count_drop(ing, D_MALFORMED);
+        return;
+    }
+    if (json_object_get(b->node_conn, it->node) == NULL) {
+        json_array_append_new(b->lock_ids, json_string(it->node));
+    }
+    json_object_set_new(b->node_conn, it->node, json_integer((json_int_t)idx));
+}
+
+/* ------------------------------------------------------------------ the transaction */
+
+static enum gf_err exec_json(struct gf_dbconn *db, const struct gf_stmt *st, json_t *param,
+                             PGresult **res)
+{
+    char *text = json_dumps(param, JSON_COMPACT);
+    enum gf_err err;
+
+    if (text == NULL) {
+        return GF_ERR_NOMEM;
+    }
+    const char *p[1] = {text};
+    err = gf_db_exec(db, st, p, res);
+    free(text);
+    return err;
+}
+
+static enum gf_err run_event(struct gf_dbconn *db, const json_t *ev)
+{
+    char session[24], hi[16], ka[16], offset[24];
+    const char *kind = json_string_value(json_object_get(ev, "kind"));
+    const char *node = json_string_value(json_object_get(ev, "n"));
+    const char *boot = json_string_value(json_object_get(ev, "boot"));
+
+    snprintf(session, sizeof(session), "%lld",
+             (long long)json_integer_value(json_object_get(ev, "session")));
+    if (strcmp(kind, "state") == 0) {
+        const char *p[5] = {node, json_is_true(json_object_get(ev, "online")) ? "true" : "false",
+                            session, boot, json_string_value(json_object_get(ev, "reason"))};
+        return gf_db_exec(db, &gf_q_ingest_presence, p, NULL);
+    }
+    /* birth: the node is online in this session, then its inventory. */
+    const char *pp[5] = {node, "true", session, boot, "birth"};
+    enum gf_err err = gf_db_exec(db, &gf_q_ingest_presence, pp, NULL);
+    if (err != GF_OK) {
+        return err;
+    }
+    char *inv = json_dumps(json_object_get(ev, "inventory"), JSON_COMPACT);
+    if (inv == NULL) {
+        return GF_ERR_NOMEM;
+    }
+    snprintf(hi, sizeof(hi), "%lld", (long long)json_integer_value(json_object_get(ev, "hi")));
+    snprintf(ka, sizeof(ka), "%lld", (long long)json_integer_value(json_object_get(ev, "ka")));
+    snprintf(offset, sizeof(offset), "%lld",
+             (long long)json_integer_value(json_object_get(ev, "offset")));
+    const char *bp[8] = {node,
+                         inv,
+                         json_string_value(json_object_get(ev, "version")),
+                         json_object_get(ev, "hi") ? hi : NULL,
+                         json_object_get(ev, "ka") ? ka : NULL,
+                         json_object_get(ev, "offset") ? offset : NULL,
+                         boot,
+                         session};
+    err = gf_db_exec(db, &gf_q_ingest_birth, bp, NULL);
+    free(inv);
+    return err;
+}
+
+/* Run the batch in one transaction. *acks receives the high-water rows (caller PQclears). */
+static enum gf_err run_batch(struct gf_ingest *ing, struct gf_dbconn *db, struct batch *b,
+                             PGresult **acks)
+{
+    PGresult *res = NULL;
+    size_t i;
+    json_t *ev;
+    enum gf_err err = gf_db_begin(db);
+
+    *acks = NULL;
+    if (err != GF_OK) {
+        return err;
+    }
+    if ((err = exec_json(db, &gf_q_ingest_lock, b->lock_ids, &res)) != GF_OK) {
+        goto fail;
+    }
+    size_t known = (size_t)PQntuples(res);
+    PQclear(res);
+    if (known < json_array_size(b->lock_ids)) {
+        ing->dropped[D_UNKNOWN_NODE] += json_array_size(b->lock_ids) - known;
+    }
+    json_array_foreach(b->events, i, ev) {
+        if ((err = run_event(db, ev)) != GF_OK) {
+            goto fail;
+        }
+    }
+    if (json_array_size(b->records) > 0) {
+        if ((err = exec_json(db, &gf_q_ingest_health, b->records, acks)) != GF_OK ||
+            (err = exec_json(db, &gf_q_ingest_seen, b->seen, NULL)) != GF_OK) {
+            goto fail;
+        }
+    }
+    if ((err = gf_db_commit(db)) != GF_OK) {
+        goto fail;
+    }
+    return GF_OK;
+fail:
+    gf_db_rollback(db);
+    PQclear(*acks);
+    *acks = NULL;
+    return err;
+}
+
+/* Publish an ack per (node, boot) row; stored counts from the last column. */
+static void send_acks(struct gf_ingest *ing, struct batch *b, struct item **items, PGresult *acks)
+{
+    int rows = acks ? PQntuples(acks) : 0;
+    char topic[80], payload[160];
+
+    for (int r = 0; r < rows; r++) {
+        const char *node = PQgetvalue(acks, r, 0);
+        const json_t *idx = json_object_get(b->node_conn, node);
+        if (idx == NULL) {
+            continue;
+        }
+        struct gf_mconn *conn = items[json_integer_value(idx)]->conn;
+        snprintf(topic, sizeof(topic), "gf/v1/n/%s/ack", node);
+        int n = snprintf(payload, sizeof(payload), "{\"boot_id\":\"%s\",\"seq\":%s}",
+                         PQgetvalue(acks, r, 1), PQgetvalue(acks, r, 2));
+        if (n > 0 && (size_t)n < sizeof(payload) &&
+            gf_mconn_publish(conn, topic, payload, (size_t)n, 1, 0) == GF_OK) {
+            atomic_fetch_add(&ing->acks, 1);
+        }
+    }
+    if (rows > 0) {
+        unsigned long long stored = strtoull(PQgetvalue(acks, 0, 3), NULL, 10);
+        atomic_fetch_add(&ing->stored, stored);
+        atomic_fetch_add(&ing->duplicates, json_array_size(b->records) - stored);
+    }
+}
+
+static void batch_free(struct batch *b)
+{
+    json_decref(b->lock_ids);
+    json_decref(b->records);
+    json_decref(b->seen);
+    json_decref(b->events);
+    json_decref(b->node_conn);
+}
+
+static int batch_init(struct batch *b)
+{
+    b->lock_ids = json_array();
+    b->records = json_array();
+    b->seen = json_array();
+    b->events = json_array();
+    b->node_conn = json_object();
+    return b->lock_ids && b->records && b->seen && b->events && b->node_conn;
+}
+
+/* Take up to max items off the queue (waits for the first). NULL when stopping and empty. */
+static struct item *take(struct gf_ingest *ing, size_t max, size_t *n)
+{
+    struct item *first, *last;
+
+    pthread_mutex_lock(&ing->mu);
+    while (ing->head == NULL && !ing->stopping) {
+        pthread_cond_wait(&ing->cv, &ing->mu);
+    }
+    first = ing->head;
+    last = first;
+    *n = first ? 1 : 0;
+    while (last != NULL && last->next != NULL && *n < max) {
+        last = last->next;
+        (*n)++;
+    }
+    if (first != NULL) {
+        ing->head = last->next;
+        if (ing->head == NULL) {
+            ing->tail = NULL;
+        }
+        last->next = NULL;
+        ing->depth -= *n;
+    }
+    pthread_mutex_unlock(&ing->mu);
+    return first;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void *writer(void *arg)
+{
+    struct gf_ingest *ing = arg;
+    struct item **items = gf_calloc(ing->o.batch_max, sizeof(*items));
+
+    if (items == NULL) {
+        gf_log_error("writer has no memory", "batch_max=%zu", ing->o.batch_max);
+        return NULL;
+    }
+    for (;;) {
+        size_t n;
+        struct item *list = take(ing, ing->o.batch_max, &n);
+        struct batch b;
+        long backoff = 100;
+
+        if (list == NULL) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++, list = list->next) {
+            items[i] = list;
+        }
+        while (!batch_init(&b)) {
+            batch_free(&b);
+            sleep_ms(backoff);
+        }
+        for (size_t i = 0; i < n; i++) {
+            add_item(ing, &b, items[i], i);
+        }
+        /* Retry until committed: the batch is already off the broker. */
+        for (;;) {
+            struct gf_dbconn *db = NULL;
+            PGresult *acks = NULL;
+            int64_t t0 = gf_time_mono_us();
+            enum gf_err err = GF_OK;
+            if (json_array_size(b.lock_ids) > 0) {
+                err = gf_db_acquire(ing->app->db, &db);
+                if (err == GF_OK) {
+                    err = run_batch(ing, db, &b, &acks);
+                    gf_db_release(ing->app->db, db);
+                }
+            }
+            if (err == GF_OK) {
+                atomic_fetch_add(&ing->commit_us_total, (unsigned long long)(gf_time_mono_us() - t0));
+                atomic_fetch_add(&ing->batches, 1);
+                send_acks(ing, &b, items, acks);
+                PQclear(acks);
+                break;
+            }
+            atomic_fetch_add(&ing->db_errors, 1);
+            atomic_store(&ing->last_db_error_us, gf_time_now_us());
+            gf_log_warn("batch not committed, retrying", "messages=%zu error=%s backoff_ms=%ld",
+                        n, gf_err_str(err), backoff);
+            sleep_ms(backoff);
+            backoff = backoff < 5000 ? backoff * 2 : 5000;
+        }
+        batch_free(&b);
+        for (size_t i = 0; i < n; i++) {
+            item_free(items[i]);
+        }
+    }
+    gf_free(items);
+    return NULL;
+}
+
+enum gf_err gf_ingest_start(struct gf_app *app, const struct gf_ingest_opts *opts,
+                            struct gf_ingest **out)
+{
+    struct gf_ingest *ing = gf_calloc(1, sizeof(*ing));
+
+    *out = NULL;
+    if (ing == NULL) {
+        return GF_ERR_NOMEM;
+    }
+    ing->app = app;
+    ing->o = *opts;
+    if (ing->o.writers < 1) {
+        ing->o.writers = 1;
+    }
+    if (ing->o.writers > GF_INGEST_WRITERS_MAX) {
+        ing->o.writers = GF_INGEST_WRITERS_MAX;
+    }
+    pthread_mutex_init(&ing->mu, NULL);
+    pthread_cond_init(&ing->cv, NULL);
+    for (int i = 0; i < ing->o.writers; i++) {
+        if (pthread_create(&ing->threads[i], NULL, writer, ing) != 0) {
+            gf_ingest_stop(ing);
+            return GF_ERR_IO;
+        }
+        ing->nthreads++;
+    }
+    *out = ing;
+    return GF_OK;
+}
+
+void gf_ingest_stop(struct gf_ingest *ing)
+{
+    if (ing == NULL) {
+        return;
+    }
+    for (int i = 0; i < 50; i++) {
+        pthread_mutex_lock(&ing->mu);
+        size_t depth = ing->depth;
+        pthread_mutex_unlock(&ing->mu);
+        if (depth == 0) {
+            break;
+        }
+        sleep_ms(100);
+    }
+    pthread_mutex_lock(&ing->mu);
+    ing->stopping = 1;
+    pthread_cond_broadcast(&ing->cv);
+    pthread_mutex_unlock(&ing->mu);
+    for (int i = 0; i < ing->nthreads; i++) {
+        pthread_join(ing->threads[i], NULL);
+    }
+    while (ing->head != NULL) { /* not acknowledged: the agents resend these */
+        struct item *it = ing->head;
+        ing->head = it->next;
+        item_free(it);
+    }
+    pthread_cond_destroy(&ing->cv);
+    pthread_mutex_destroy(&ing->mu);
+    gf_free(ing);
+}
+
+int gf_ingest_healthy(struct gf_ingest *ing)
+{
+    pthread_mutex_lock(&ing->mu);
+    size_t depth = ing->depth;
+    pthread_mutex_unlock(&ing->mu);
+    return depth < ing->o.batch_max &&
+           gf_time_now_us() - atomic_load(&ing->last_db_error_us) > 60LL * 1000000;
+}
+
+enum gf_err gf_ingest_metrics(struct gf_ingest *ing, struct gf_buf *o)
+{
+    pthread_mutex_lock(&ing->mu);
+    size_t depth = ing->depth;
+    pthread_mutex_unlock(&ing->mu);
+    enum gf_err err = gf_buf_printf(
+        o,
+        "# HELP gf_mqtt_received_total Agent messages taken off the broker.\n"
+        "# TYPE gf_mqtt_received_total counter\ngf_mqtt_received_total %llu\n"
+        "# HELP gf_ingest_samples_stored_total Health samples written to PostgreSQL.\n"
+        "# TYPE gf_ingest_samples_stored_total counter\ngf_ingest_samples_stored_total %llu\n"
+        "# HELP gf_ingest_samples_duplicate_total Health samples already stored (resends).\n"
+        "# TYPE gf_ingest_samples_duplicate_total counter\n"
+        "gf_ingest_samples_duplicate_total %llu\n"
+        "# HELP gf_ingest_acks_total Acks published after commit.\n"
+        "# TYPE gf_ingest_acks_total counter\ngf_ingest_acks_total %llu\n"
+        "# HELP gf_ingest_batches_total Committed ingest transactions.\n"
+        "# TYPE gf_ingest_batches_total counter\ngf_ingest_batches_total %llu\n"
+        "# HELP gf_ingest_commit_seconds_total Time spent in ingest transactions.\n"
+        "# TYPE gf_ingest_commit_seconds_total counter\ngf_ingest_commit_seconds_total %.6f\n"
+        "# HELP gf_ingest_db_errors_total Ingest transactions that failed (and were retried).\n"
+        "# TYPE gf_ingest_db_errors_total counter\ngf_ingest_db_errors_total %llu\n"
+        "# HELP gf_ingest_queue_full_total Messages refused because the queue was full.\n"
+        "# TYPE gf_ingest_queue_full_total counter\ngf_ingest_queue_full_total %llu\n"
+        "# HELP gf_ingest_queue_depth Messages waiting for a writer.\n"
+        "# TYPE gf_ingest_queue_depth gauge\ngf_ingest_queue_depth %zu\n"
+        "# HELP gf_mqtt_dropped_total Agent messages or records dropped, by reason.\n"
+        "# TYPE gf_mqtt_dropped_total counter\n",
+        (unsigned long long)atomic_load(&ing->received), (unsigned long long)atomic_load(&ing->stored),
+        (unsigned long long)atomic_load(&ing->duplicates), (unsigned long long)atomic_load(&ing->acks),
+        (unsigned long long)atomic_load(&ing->batches),
+        (double)atomic_load(&ing->commit_us_total) / 1e6,
+        (unsigned long long)atomic_load(&ing->db_errors), (unsigned long long)atomic_load(&ing->full),
+        depth);
+    for (int r = 0; err == GF_OK && r < D__COUNT; r++) {
+        err = gf_buf_printf(o, "gf_mqtt_dropped_total{reason=\"%s\"} %llu\n", drop_names[r],
+                            (unsigned long long)atomic_load(&ing->dropped[r]));
+    }
+    return err;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * ingest.h - the server's MQTT ingest: agent messages (state, birth, health) go into a
+ * bounded in-memory queue from paho's receive thread, and writer threads turn them into
+ * PostgreSQL transactions of many messages each. Only after COMMIT is the `ack` published
+ * to each node (docs/mqtt.md), so an acknowledged record is always in the database; a
+ * message that is lost before the commit is resent by its agent and de-duplicated here.
+ * When the queue is full, push refuses and paho delivers the message again later: the
+ * broker, not the server's memory, holds the backlog. Malformed and oversize messages are
+ * counted by reason and dropped. Thread-safe.
+ */
+#ifndef GF_SERVER_MQTT_INGEST_H
+#define GF_SERVER_MQTT_INGEST_H
+
+#include "buf.h"
+#include "err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gf_app;
+struct gf_ingest;
+struct gf_mconn;
+
+/* Plain value struct. */
+struct gf_ingest_opts {
+    int writers;          /* writer threads, each with its own database connection */
+    size_t queue_max;     /* messages held in memory */
+    size_t batch_max;     /* messages per transaction */
+    int retention_days;   /* records older than this are acknowledged but not stored */
+};
+
+enum gf_err gf_ingest_start(struct gf_app *app, const struct gf_ingest_opts *opts,
+                            struct gf_ingest **out);
+
+/* Stop the writers after the queue is drained (at most 5 s) and free. NULL is a no-op. */
+void gf_ingest_stop(struct gf_ingest *ing);
+
+/* Queue one message received on conn (the connection its ack goes back on). Copies topic and
+ * payload. Returns 1 when taken (queued, or dropped as malformed and counted), 0 when the
+ * queue is full (deliver again later). */
+int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *topic,
+                   const void *payload, size_t len);
+
+/* 1 when the ingest keeps up: queue below one batch and no database error in the last
+ * 60 s. The overdue detector only runs then, so a backlog never reads as silence. */
+int gf_ingest_healthy(struct gf_ingest *ing);
+
+/* Prometheus text of the ingest counters. */
+enum gf_err gf_ingest_metrics(struct gf_ingest *ing, struct gf_buf *out);
+
+#endif
