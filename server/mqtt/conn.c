@@ -36,14 +36,21 @@ static void on_subscribed(void *ctx, MQTTAsync_successData5 *resp)
 {
     struct gf_mconn *c = ctx;
 
-    for (int i = 0; resp && i < resp->alt.sub.reasonCodeCount; i++) {
-        if (resp->alt.sub.reasonCodes[i] >= 0x80) {
-            gf_log_error("subscription refused", "conn=%s filter=%s reason=%d", c->label,
-                         i < (int)c->o.nsubs ? c->subs[i] : "?", resp->alt.sub.reasonCodes[i]);
-        }
+    if (resp == NULL) {
+        return;
     }
-    if (resp && resp->alt.sub.reasonCodeCount == 0 && resp->reasonCode >= 0x80) {
-        gf_log_error("subscription refused", "conn=%s reason=%d", c->label, resp->reasonCode);
+    /* paho fills alt.sub only for more than one filter; one filter answers in reasonCode. */
+    if (c->o.nsubs > 1) {
+        for (int i = 0; i < resp->alt.sub.reasonCodeCount; i++) {
+            if (resp->alt.sub.reasonCodes[i] >= 0x80) {
+                gf_log_error("subscription refused", "conn=%s filter=%s reason=%d", c->label,
+                             i < (int)c->o.nsubs ? c->subs[i] : "?",
+                             resp->alt.sub.reasonCodes[i]);
+            }
+        }
+    } else if (resp->reasonCode >= 0x80) {
+        gf_log_error("subscription refused", "conn=%s filter=%s reason=%d", c->label, c->subs[0],
+                     resp->reasonCode);
     }
 }
 

@@ -230,9 +230,12 @@ static void provision_cluster(struct gf_fleet *f, struct gf_dbconn *db, struct c
         int present = strcmp(PQgetvalue(res, r, 2), "present") == 0;
         struct gf_diag d;
         gf_diag_clear(&d);
-        if (c->ops == NULL || c->admin == NULL || !c->ops->ready(c->admin)) {
+        if (c->ops == NULL || c->admin == NULL || !c->ops->ready(c->admin) ||
+            c->ingest == NULL || !gf_mconn_connected(c->ingest)) {
+            /* Nodes get their account once the server listens, so their first messages
+             * (birth) find a subscriber. */
             err = gf_diag_set(&d, GF_ERR_UNAVAILABLE, "broker",
-                              c->ops ? "broker admin session not connected"
+                              c->ops ? "broker sessions not connected yet"
                                      : "no provisioning for this broker kind yet");
         } else if (present) {
             char password[48], root[80];

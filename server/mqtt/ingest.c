@@ -278,8 +278,9 @@ static int add_birth(struct batch *b, const struct item *it, const json_t *msg)
     }
     int_field(msg, "health_interval", 1, 86400, &hi);
     int_field(msg, "keepalive", 1, 86400, &ka);
-    ev = json_pack("{s:s, s:s, s:I, s:s, s:O}", "kind", "birth", "n", it->node, "session",
-                   (json_int_t)session, "boot", boot, "inventory", inv ? inv : json_object());
+    ev = json_pack("{s:s, s:s, s:I, s:s, s:o}", "kind", "birth", "n", it->node, "session",
+                   (json_int_t)session, "boot", boot, "inventory",
+                   inv ? json_incref((json_t *)inv) : json_object());
     if (ev == NULL) {
         return 0;
     }
@@ -636,7 +637,7 @@ int gf_ingest_healthy(struct gf_ingest *ing)
     size_t depth = ing->depth;
     pthread_mutex_unlock(&ing->mu);
     return depth < ing->o.batch_max &&
-           gf_time_now_us() - atomic_load(&ing->last_db_error_us) > 60LL * 1000000;
+           gf_time_now_us() - atomic_load(&ing->last_db_error_us) > 10LL * 1000000;
 }
 
 enum gf_err gf_ingest_metrics(struct gf_ingest *ing, struct gf_buf *o)

@@ -43,7 +43,7 @@ int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *top
                    const void *payload, size_t len);
 
 /* 1 when the ingest keeps up: queue below one batch and no database error in the last
- * 60 s. The overdue detector only runs then, so a backlog never reads as silence. */
+ * 10 s. The overdue detector only runs then, so a backlog never reads as silence. */
 int gf_ingest_healthy(struct gf_ingest *ing);
 
 /* Prometheus text of the ingest counters. */

@@ -314,12 +314,13 @@ log_type notice
             timeout=10):
         """mosquitto_pub (MQTT 5). Returns the CompletedProcess (check returncode/stderr)."""
         args = ["mosquitto_pub", "-V", "mqttv5", "-h", "127.0.0.1", "-p", str(self.port),
-                "-u", user, "-P", password, "-q", str(qos), "-t", topic, "-m", payload]
+                "-u", user, "-P", password, "-q", str(qos), "-t", topic, "-s"]
         if client_id:
             args += ["-i", client_id]
         if retain:
             args.append("-r")
-        return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(args, input=payload, capture_output=True, text=True,
+                              timeout=timeout)
 
     def sub(self, topic, user, password, count=1, timeout=10, client_id=None, extra=()):
         """mosquitto_sub for count messages (or timeout). Returns (returncode, lines)."""
