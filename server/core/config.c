@@ -26,7 +26,7 @@ static const struct gf_conf_key keys[] = {
     K(web_root, GF_CONF_STR, "/usr/share/gatefleet/web", 0, 0,
       "directory of the static web dashboard served at /"),
     K(mqtt_url, GF_CONF_STR, "mqtt://127.0.0.1:1883", 0, 0,
-      "broker URL (mqtt:// or mqtts://) for agent traffic"),
+      "local broker URL (mqtt:// or mqtts://) that scripts/run registers as a cluster"),
     K(master_key_file, GF_CONF_STR, NULL, 0, 0,
       "32-byte key sealing secrets at rest; unset = <state_dir>/master.key (created 0600)"),
     K(log_level, GF_CONF_LEVEL, "info", 0, 0, "debug, info, warn or error"),

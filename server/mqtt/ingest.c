@@ -51,16 +51,24 @@ enum drop_reason { D_TOPIC, D_TOOBIG, D_MALFORMED, D_UNKNOWN_NODE, D_CLOCK, D_TO
 static const char *const drop_names[D__COUNT] = {"topic", "oversize", "malformed",
                                                  "unknown_node", "clock_skew", "too_old"};
 
-struct gf_ingest {
-    struct gf_app *app;
-    struct gf_ingest_opts o;
+/* One writer and its queue. A node's messages always go to the same lane (hash of the node
+ * id), so they are committed in arrival order: the de-duplication by high-water mark relies
+ * on that. */
+struct lane {
+    struct gf_ingest *ing;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct item *head, *tail;
     size_t depth;
     int stopping;
-    pthread_t threads[GF_INGEST_WRITERS_MAX];
-    int nthreads;
+    pthread_t thread;
+};
+
+struct gf_ingest {
+    struct gf_app *app;
+    struct gf_ingest_opts o;
+    struct lane lanes[GF_INGEST_WRITERS_MAX];
+    int nlanes;
     atomic_llong last_db_error_us;
     atomic_ullong received, stored, duplicates, acks, batches, db_errors, full;
     atomic_ullong dropped[D__COUNT];
@@ -126,9 +134,14 @@ int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *top
         count_drop(ing, D_TOOBIG);
         return 1;
     }
-    pthread_mutex_lock(&ing->mu);
-    int full = ing->depth >= ing->o.queue_max;
-    pthread_mutex_unlock(&ing->mu);
+    uint32_t h = 2166136261u; /* FNV-1a of the node id */
+    for (const char *c = node; *c; c++) {
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    }
+    struct lane *ln = &ing->lanes[h % (uint32_t)ing->nlanes];
+    pthread_mutex_lock(&ln->mu);
+    int full = ln->depth >= ing->o.queue_max / (size_t)ing->nlanes;
+    pthread_mutex_unlock(&ln->mu);
     if (full) {
         atomic_fetch_add(&ing->full, 1);
         return 0;
@@ -144,16 +157,16 @@ int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *top
     it->kind = kind;
     memcpy(it->node, node, sizeof(node));
     atomic_fetch_add(&ing->received, 1);
-    pthread_mutex_lock(&ing->mu);
-    if (ing->tail) {
-        ing->tail->next = it;
+    pthread_mutex_lock(&ln->mu);
+    if (ln->tail) {
+        ln->tail->next = it;
     } else {
-        ing->head = it;
+        ln->head = it;
     }
-    ing->tail = it;
-    ing->depth++;
-    pthread_cond_signal(&ing->cv);
-    pthread_mutex_unlock(&ing->mu);
+    ln->tail = it;
+    ln->depth++;
+    pthread_cond_signal(&ln->cv);
+    pthread_mutex_unlock(&ln->mu);
     return 1;
 }
 
@@ -473,15 +486,15 @@ static int batch_init(struct batch *b)
 }
 
 /* Take up to max items off the queue (waits for the first). NULL when stopping and empty. */
-static struct item *take(struct gf_ingest *ing, size_t max, size_t *n)
+static struct item *take(struct lane *ln, size_t max, size_t *n)
 {
     struct item *first, *last;
 
-    pthread_mutex_lock(&ing->mu);
-    while (ing->head == NULL && !ing->stopping) {
-        pthread_cond_wait(&ing->cv, &ing->mu);
+    pthread_mutex_lock(&ln->mu);
+    while (ln->head == NULL && !ln->stopping) {
+        pthread_cond_wait(&ln->cv, &ln->mu);
     }
-    first = ing->head;
+    first = ln->head;
     last = first;
     *n = first ? 1 : 0;
     while (last != NULL && last->next != NULL && *n < max) {
@@ -489,14 +502,14 @@ static struct item *take(struct gf_ingest *ing, size_t max, size_t *n)
         (*n)++;
     }
     if (first != NULL) {
-        ing->head = last->next;
-        if (ing->head == NULL) {
-            ing->tail = NULL;
+        ln->head = last->next;
+        if (ln->head == NULL) {
+            ln->tail = NULL;
         }
         last->next = NULL;
-        ing->depth -= *n;
+        ln->depth -= *n;
     }
-    pthread_mutex_unlock(&ing->mu);
+    pthread_mutex_unlock(&ln->mu);
     return first;
 }
 
@@ -508,7 +521,8 @@ static void sleep_ms(long ms)
 
 static void *writer(void *arg)
 {
-    struct gf_ingest *ing = arg;
+    struct lane *lane = arg;
+    struct gf_ingest *ing = lane->ing;
     struct item **items = gf_calloc(ing->o.batch_max, sizeof(*items));
 
     if (items == NULL) {
@@ -517,7 +531,7 @@ static void *writer(void *arg)
     }
     for (;;) {
         size_t n;
-        struct item *list = take(ing, ing->o.batch_max, &n);
+        struct item *list = take(lane, ing->o.batch_max, &n);
         struct batch b;
         long backoff = 100;
 
@@ -587,17 +601,33 @@ enum gf_err gf_ingest_start(struct gf_app *app, const struct gf_ingest_opts *opt
     if (ing->o.writers > GF_INGEST_WRITERS_MAX) {
         ing->o.writers = GF_INGEST_WRITERS_MAX;
     }
-    pthread_mutex_init(&ing->mu, NULL);
-    pthread_cond_init(&ing->cv, NULL);
     for (int i = 0; i < ing->o.writers; i++) {
-        if (pthread_create(&ing->threads[i], NULL, writer, ing) != 0) {
+        struct lane *ln = &ing->lanes[i];
+        ln->ing = ing;
+        pthread_mutex_init(&ln->mu, NULL);
+        pthread_cond_init(&ln->cv, NULL);
+        if (pthread_create(&ln->thread, NULL, writer, ln) != 0) {
+            pthread_cond_destroy(&ln->cv);
+            pthread_mutex_destroy(&ln->mu);
             gf_ingest_stop(ing);
             return GF_ERR_IO;
         }
-        ing->nthreads++;
+        ing->nlanes++;
     }
     *out = ing;
     return GF_OK;
+}
+
+static size_t depth_of(struct gf_ingest *ing)
+{
+    size_t depth = 0;
+
+    for (int i = 0; i < ing->nlanes; i++) {
+        pthread_mutex_lock(&ing->lanes[i].mu);
+        depth += ing->lanes[i].depth;
+        pthread_mutex_unlock(&ing->lanes[i].mu);
+    }
+    return depth;
 }
 
 void gf_ingest_stop(struct gf_ingest *ing)
@@ -605,46 +635,36 @@ void gf_ingest_stop(struct gf_ingest *ing)
     if (ing == NULL) {
         return;
     }
-    for (int i = 0; i < 50; i++) {
-        pthread_mutex_lock(&ing->mu);
-        size_t depth = ing->depth;
-        pthread_mutex_unlock(&ing->mu);
-        if (depth == 0) {
-            break;
-        }
+    for (int i = 0; i < 50 && depth_of(ing) > 0; i++) {
         sleep_ms(100);
     }
-    pthread_mutex_lock(&ing->mu);
-    ing->stopping = 1;
-    pthread_cond_broadcast(&ing->cv);
-    pthread_mutex_unlock(&ing->mu);
-    for (int i = 0; i < ing->nthreads; i++) {
-        pthread_join(ing->threads[i], NULL);
+    for (int i = 0; i < ing->nlanes; i++) {
+        struct lane *ln = &ing->lanes[i];
+        pthread_mutex_lock(&ln->mu);
+        ln->stopping = 1;
+        pthread_cond_broadcast(&ln->cv);
+        pthread_mutex_unlock(&ln->mu);
+        pthread_join(ln->thread, NULL);
+        while (ln->head != NULL) { /* not acknowledged: the agents resend these */
+            struct item *it = ln->head;
+            ln->head = it->next;
+            item_free(it);
+        }
+        pthread_cond_destroy(&ln->cv);
+        pthread_mutex_destroy(&ln->mu);
     }
-    while (ing->head != NULL) { /* not acknowledged: the agents resend these */
-        struct item *it = ing->head;
-        ing->head = it->next;
-        item_free(it);
-    }
-    pthread_cond_destroy(&ing->cv);
-    pthread_mutex_destroy(&ing->mu);
     gf_free(ing);
 }
 
 int gf_ingest_healthy(struct gf_ingest *ing)
 {
-    pthread_mutex_lock(&ing->mu);
-    size_t depth = ing->depth;
-    pthread_mutex_unlock(&ing->mu);
-    return depth < ing->o.batch_max &&
+    return depth_of(ing) < ing->o.batch_max &&
            gf_time_now_us() - atomic_load(&ing->last_db_error_us) > 10LL * 1000000;
 }
 
 enum gf_err gf_ingest_metrics(struct gf_ingest *ing, struct gf_buf *o)
 {
-    pthread_mutex_lock(&ing->mu);
-    size_t depth = ing->depth;
-    pthread_mutex_unlock(&ing->mu);
+    size_t depth = depth_of(ing);
     enum gf_err err = gf_buf_printf(
         o,
         "# HELP gf_mqtt_received_total Agent messages taken off the broker.\n"

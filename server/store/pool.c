@@ -141,6 +141,16 @@ enum gf_err gf_db_acquire(struct gf_db *db, struct gf_dbconn **out)
     db->stats.waits += (unsigned long)waited;
     pthread_mutex_unlock(&db->mu);
 
+    if (c->pg != NULL && (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK)) {
+        /* An idle connection the server closed (restart, pg_terminate_backend): reading
+         * without blocking finds the EOF or the FATAL notice. Reconnect instead of failing
+         * the caller's first statement. */
+        PQfinish(c->pg);
+        c->pg = NULL;
+        pthread_mutex_lock(&db->mu);
+        db->stats.open--;
+        pthread_mutex_unlock(&db->mu);
+    }
     if (c->pg == NULL) {
         /* Connect outside the lock: it can take a while. */
         c->pg = connect_one(db->conninfo, NULL);

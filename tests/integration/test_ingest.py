@@ -307,16 +307,127 @@ class IngestDatabaseTest(IngestBase):
         boot = gf.random_uuid()
         for i in range(1, 6):
             self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1, "records": [record(i)]})
-        wait_for(lambda: self.samples(node_id) == 5, what="first 5")
+        try:
+            wait_for(lambda: self.samples(node_id) == 5, what="first 5")
+        except AssertionError:
+            m = [l for l in self.admin.request("GET", "/metrics").text.splitlines()
+                 if l.startswith(("gf_mqtt", "gf_ingest"))]
+            raise AssertionError(f"first 5 not stored: {self.samples(node_id)} {m} "
+                                 f"{self.srv.sql('SELECT node_id, boot_id, seq FROM telemetry_cursors')}")
         self.srv.pg.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                          f"WHERE datname = '{self.srv.db}' AND pid <> pg_backend_pid()",
                          check=False)
         for i in range(6, 11):
             self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1, "records": [record(i)]})
-        wait_for(lambda: self.samples(node_id) == 10, what="all 10 after the database dropped us")
+        wait_for(lambda: self.samples(node_id) == 10, timeout=40,
+                 what="all 10 after the database dropped us")
         self.assertEqual(self.srv.scalar(
             f"SELECT count(DISTINCT seq) FROM health_samples WHERE node_id = '{node_id}'"), "10")
 
+
+
+class HealthReadTest(IngestBase):
+    """What operators read: the downsampled series, the project summary, retention."""
+
+    def test_series_is_bucketed_in_the_database(self):
+        node_id, pw = self.node()
+        boot = gf.random_uuid()
+        t0 = int(time.time()) // 60 * 60 - 600  # a minute boundary ten minutes ago
+        recs = []
+        for i in range(60):  # one sample every 10 s for 10 minutes
+            cpu = 10.0 if i < 30 else 95.0
+            recs.append(record(i + 1, {"cpu": {"usage_pct": cpu, "load1": 1.0},
+                                       "memory": {"used_pct": 50},
+                                       "disk": {"mounts": [{"used_pct": 40}, {"used_pct": 70}]},
+                                       "thermal": {"zones": [{"temp_c": 41.5}, {"temp_c": "hot"}]},
+                                       "power": {"on_battery": i >= 50,
+                                                 "supplies": [{"capacity_pct": 100 - i}]},
+                                       "link": {"default_route": True}},
+                               at=gf.rfc3339(t0 + 10 * i)))
+        self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1, "records": recs})
+        wait_for(lambda: self.samples(node_id) == 60, what="60 samples")
+        r = self.admin.get(f"/nodes/{node_id}/health", query={
+            "from": gf.rfc3339(t0), "to": gf.rfc3339(t0 + 600), "step": "300"}).expect(200).json
+        self.assertEqual(r["step"], 300)
+        pts = r["points"]
+        self.assertEqual([p["samples"] for p in pts], [30, 30])
+        self.assertEqual([p["cpu_pct"] for p in pts], [10, 95])
+        self.assertEqual(pts[0]["disk_pct_max"], 70)
+        self.assertEqual(pts[0]["temp_c_max"], 41.5)  # "hot" is not a number: ignored
+        self.assertEqual(pts[1]["battery_pct_min"], 41)
+        self.assertEqual([p["on_battery"] for p in pts], [False, True])
+        self.assertEqual(pts[0]["link_down"], False)
+        # 30 days at the default step stays within 1000 points.
+        r = self.admin.get(f"/nodes/{node_id}/health", query={
+            "from": gf.rfc3339(time.time() - 30 * 86400)}).expect(200).json
+        self.assertGreaterEqual(r["step"], 30 * 86400 // 1000)
+        self.assertLessEqual(len(r["points"]), 1000)
+        for q, field in (({"from": "yesterday"}, "from"), ({"step": "0"}, "step"),
+                         ({"from": gf.rfc3339(time.time() - 30 * 86400), "step": "60"}, "step"),
+                         ({"from": gf.rfc3339(time.time()), "to": gf.rfc3339(time.time() - 60)},
+                          "from")):
+            self.assertProblem(self.admin.get(f"/nodes/{node_id}/health", query=q), 400,
+                               field=field)
+
+    def test_summary_counts(self):
+        p = gf.make_project(self.admin, self.admin.get("/tenants").json["items"][0]["id"])
+        self.admin.post(f"/projects/{p['id']}/clusters", self.broker.cluster_body()).expect(201)
+        tok = self.admin.post(f"/projects/{p['id']}/enrollment-tokens",
+                              {"auto_accept": True}).expect(201).json["secret"]
+        pending_tok = self.admin.post(f"/projects/{p['id']}/enrollment-tokens",
+                                      {}).expect(201).json["secret"]
+        saved = self.token
+        self.token = tok
+        try:
+            nodes = [self.node() for _ in range(3)]
+        finally:
+            self.token = saved
+        self.anon.post("/enroll", {"token": pending_tok,
+                                   "public_key": gf.NodeKey().public_text}).expect(202)
+        samples = [{"cpu": {"usage_pct": 97.0}, "power": {"on_battery": True},
+                    "link": {"default_route": True}},
+                   {"cpu": {"usage_pct": 5.0}, "power": {"on_battery": False},
+                    "link": {"default_route": False}},
+                   {"cpu": {"usage_pct": 5.0}, "power": {"on_battery": False},
+                    "link": {"default_route": True}}]
+        for (nid, pw), smp in zip(nodes, samples):
+            self.pub(nid, pw, "health", {"boot_id": "b", "session": 1, "records": [record(1, smp)],
+                                         "dropped": 4})
+        wait_for(lambda: all(self.samples(n) == 1 for n, _ in nodes), what="samples")
+        # The third goes offline (Will).
+        self.pub(nodes[2][0], nodes[2][1], "state", {"state": "offline", "boot_id": "b",
+                                                     "session": 1, "reason": "will"})
+        wait_for(lambda: self.admin.get(f"/projects/{p['id']}/health/summary").json["offline"] == 1,
+                 what="one offline")
+        sm = self.admin.get(f"/projects/{p['id']}/health/summary").expect(200).json
+        self.assertEqual((sm["nodes"], sm["pending"], sm["accepted"], sm["online"], sm["offline"]),
+                         (4, 1, 3, 2, 1))
+        self.assertEqual((sm["on_battery"], sm["link_down"], sm["cpu_high"]), (1, 1, 1))
+        self.assertEqual(sm["spool_dropped"], 12)
+        online = self.admin.list_all(f"/projects/{p['id']}/nodes", query={"online": "true"})
+        self.assertEqual(sorted(n["id"] for n in online), sorted(n for n, _ in nodes[:2]))
+
+    def test_retention(self):
+        node_id, pw = self.node()
+        too_old = self.metric('gf_mqtt_dropped_total{reason="too_old"}')
+        old = gf.rfc3339(time.time() - 40 * 86400)
+        self.pub(node_id, pw, "health", {"boot_id": "r", "session": 1,
+                                         "records": [record(1, at=old), record(2)]})
+        wait_for(lambda: self.samples(node_id) == 1, what="the recent sample")
+        # The old one is acknowledged (high-water mark 2) but not stored.
+        self.assertEqual(self.srv.scalar(
+            f"SELECT seq FROM telemetry_cursors WHERE node_id = '{node_id}'"), "2")
+        self.assertEqual(self.metric('gf_mqtt_dropped_total{reason="too_old"}') - too_old, 1)
+        # Daily partitions: created ahead at start, expired ones dropped.
+        self.assertIn("health partitions maintained", self.srv.log())
+        self.srv.sql("SELECT gf_health_partitions(45, 0)")
+        dropped = int(self.srv.scalar("SELECT gf_health_retention(30)"))
+        self.assertGreaterEqual(dropped, 14)
+        left = self.srv.scalar(
+            "SELECT min(to_date(substr(c.relname, 16), 'YYYYMMDD')) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'health_samples'::regclass "
+            "AND c.relname ~ '^health_samples_[0-9]{8}$'")
+        self.assertEqual(left, self.srv.scalar("SELECT (current_date - 30)::text"))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@
 #include "../../store/q_enroll.h"
 #include "../nodeauth.h"
 #include "../respond.h"
+#include "alloc.h"
 #include "gf_limits.h"
 #include "ids.h"
 
@@ -149,8 +150,8 @@ enum gf_err gf_h_enroll(struct gf_req *r)
         goto out;
     }
     json_t *inventory = json_object_get(body, "inventory");
-    inv = json_dumps(inventory && json_is_object(inventory) ? inventory : json_object(),
-                     JSON_COMPACT);
+    inv = inventory && json_is_object(inventory) ? json_dumps(inventory, JSON_COMPACT)
+                                                 : gf_strdup("{}");
     if (inv == NULL) {
         err = GF_ERR_NOMEM;
         goto out;
@@ -246,7 +247,7 @@ out:
     PQclear(cl);
     PQclear(res);
     PQclear(tok);
-    free(inv);
+    gf_free(inv);
     json_decref(body);
     return err;
 }
