@@ -52,28 +52,39 @@ struct gf_spool;
 typedef int (*gf_spool_visit_fn)(void *ud, uint64_t id, const void *data, size_t len);
 
 /* Open (or create) the spool in opts->dir, recovering from a torn tail. GF_ERR_CONFIG for
- * bad options, GF_ERR_IO, GF_ERR_NOMEM. */
+ * bad options, with diag->where naming the field: segment_bytes < 4096, max_record >
+ * segment_bytes, max_bytes < 4 * segment_bytes, or max_bytes / segment_bytes > 16384 (the
+ * segment index is kept in memory). GF_ERR_IO (diag names "dir"), GF_ERR_NOMEM. On success
+ * *out is owned by the caller (free with gf_spool_close). */
 enum gf_err gf_spool_open(const struct gf_spool_opts *opts, struct gf_spool **out,
                           struct gf_diag *diag);
 
 /* Close; NULL is a no-op. */
 void gf_spool_close(struct gf_spool *sp);
 
-/* Append one record; *id (optional) receives its id. GF_ERR_TOOBIG when len > max_record,
- * GF_ERR_IO. May drop the oldest segment to stay under max_bytes. */
+/* Append one record (data borrowed for the call; may be NULL when len is 0); *id (optional)
+ * receives its id. GF_ERR_TOOBIG when len > max_record, GF_ERR_IO (the record is taken
+ * back), GF_ERR_NOMEM only if far more segments exist than max_bytes / segment_bytes. May
+ * drop the oldest segment to stay under max_bytes. */
 enum gf_err gf_spool_append(struct gf_spool *sp, const void *data, size_t len, uint64_t *id);
 
 /* Visit unacknowledged records with id > after (0: from the oldest), in id order, at most
  * max_records records and max_bytes payload bytes (at least one record is visited if any
- * exists). *visited (optional) receives the count. GF_ERR_IO. */
+ * exists, so max_records 0 acts as 1). *visited (optional) receives the count. A record
+ * found corrupt here is counted in stats.corrupt and skipped with the rest of its segment.
+ * GF_ERR_IO. */
 enum gf_err gf_spool_read(struct gf_spool *sp, uint64_t after, size_t max_records,
                           size_t max_bytes, gf_spool_visit_fn fn, void *ud, size_t *visited);
 
-/* Acknowledge every record with id <= through; segments wholly acknowledged are deleted.
- * The acknowledgement is persisted (atomically) so a restart does not resend them.
- * An id below the current acked id is a no-op. GF_ERR_IO. */
+/* Acknowledge every record with id <= through (clamped to the last id handed out); segments
+ * wholly acknowledged are deleted, except the newest while it is still below segment_bytes
+ * (it keeps taking appends). The acknowledgement is persisted atomically (temp file, fsync,
+ * rename, whatever the sync mode) so a restart does not resend them, and it is the floor of
+ * the next id. An id at or below the current acked id is a no-op. GF_ERR_IO (nothing
+ * changed). */
 enum gf_err gf_spool_ack(struct gf_spool *sp, uint64_t through);
 
+/* Fill *out; dropped and corrupt count since open. */
 void gf_spool_stats(const struct gf_spool *sp, struct gf_spool_stats *out);
 
 #endif
