@@ -212,7 +212,7 @@ static void reload_clusters(struct gf_fleet *f, struct gf_dbconn *db)
 
 static void provision_cluster(struct gf_fleet *f, struct gf_dbconn *db, struct cluster *c)
 {
-    char limit[] = "20";
+    char limit[] = "200";
     const char *p[2] = {c->id, limit};
     PGresult *res = NULL;
     enum gf_err err;

@@ -306,6 +306,25 @@ log_type notice
         except OSError:
             return ""
 
+    def ctrl(self, *args):
+        """mosquitto_ctrl dynsec ARGS as the broker admin."""
+        p = subprocess.run(["mosquitto_ctrl", "-h", "127.0.0.1", "-p", str(self.port), "-u",
+                            self.admin_user, "-P", self.admin_password, "dynsec"] + list(args),
+                           capture_output=True, text=True, timeout=20)
+        if p.returncode != 0:
+            raise AssertionError(f"mosquitto_ctrl {args}: {p.stdout} {p.stderr}")
+        return p.stdout
+
+    def make_client(self, user, password, topic="gf/v1/n/#"):
+        """A broker account that may publish and subscribe under topic (and its shares)."""
+        role = f"role-{user}"
+        self.ctrl("createRole", role)
+        for acl in ("publishClientSend", "publishClientReceive", "subscribePattern"):
+            self.ctrl("addRoleACL", role, acl, topic, "allow")
+        self.ctrl("addRoleACL", role, "subscribePattern", "$share/+/" + topic, "allow")
+        self.ctrl("createClient", user, "-p", password)
+        self.ctrl("addClientRole", user, role)
+
     def cluster_body(self, name=None):
         return {"name": name or uniq("cluster"), "kind": "mosquitto", "agent_url": self.url,
                 "admin_username": self.admin_user, "admin_password": self.admin_password}

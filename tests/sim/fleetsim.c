@@ -7,16 +7,17 @@
  * loop keeps the simulator itself far from being the bottleneck.
  *
  *   fleetsim --creds FILE --broker HOST:PORT [--interval-ms 1000] [--duration 30]
- *            [--warmup 5] [--mode ingest|flood] [--sink USER:PASSWORD] [--max-batch 100]
+ *            [--warmup 5] [--mode ingest|echo] [--sink USER:PASSWORD] [--max-batch 100]
  *
  * FILE has one node per line: "<node_id> <password>" (the bench script enrolls them).
- * ingest: every node makes a sample each interval and sends its unacknowledged samples as
- *         one batch when none is in flight; the figure is samples acknowledged per second
- *         (committed to PostgreSQL: the server acks only after COMMIT).
- * flood:  the broker-only ceiling: every node publishes each sample at once (QoS 1, up to
- *         16 unacknowledged PUBACKs per node) and a sink connection (--sink, e.g. the
- *         dynsec admin) subscribes to all health topics and does nothing else; the figure
- *         is samples received by the sink per second.
+ * Every node makes a sample each interval and sends its unacknowledged samples as one
+ * batch when none is in flight (at most --max-batch records). What acknowledges differs:
+ * ingest: gatefleet-server, after COMMIT; the figure is samples acknowledged per second,
+ *         i.e. committed to PostgreSQL.
+ * echo:   the broker-only ceiling: a sink connection in this process (--sink, an account
+ *         that may read gf/v1/n/+/health and publish acks) acknowledges every batch at
+ *         once and does nothing else, so the same load meets a subscriber that does nothing.
+ * Acks for another boot id (an earlier run) are ignored.
  * Prints one JSON object with the counts and rates of the measured window (after warmup).
  */
 #define _GNU_SOURCE
@@ -69,10 +70,10 @@ static char host[64] = "127.0.0.1";
 static int port = 1883;
 static long interval_ms = 1000;
 static int max_batch = 100;
-static int flood;
+static int echo;
 static char boot[40];
 static char sample[SAMPLE_BYTES + 1];
-static uint64_t made, acked_samples, sink_samples, batches_sent, resends, publishes;
+static uint64_t made, acked_samples, sink_samples, batches_sent, resends, publishes, wfull;
 static int64_t window_start, window_end;
 static uint64_t made_w, acked_w, sink_w;
 
@@ -113,7 +114,8 @@ static size_t put_str(unsigned char *p, const char *s, size_t len)
 static void enqueue(struct node *n, const unsigned char *p, size_t len)
 {
     if (n->wlen + len > WBUF) {
-        return; /* would block forever: drop (counted by the caller's protocol timeouts) */
+        wfull++; /* the broker does not read: drop (the protocol's resend covers it) */
+        return;
     }
     memcpy(n->wbuf + n->wlen, p, len);
     n->wlen += len;
@@ -241,23 +243,13 @@ static void send_batch(struct node *n)
     batches_sent++;
 }
 
-static void send_one(struct node *n)
-{
-    char topic[96], body[SAMPLE_BYTES + 200];
-    int len = snprintf(body, sizeof(body), "{\"boot_id\":\"%s\",\"session\":1,\"records\":"
-                       "[{\"seq\":%llu,\"at\":\"2026-01-01T00:00:00Z\",\"sample\":%s}]}",
-                       boot, (unsigned long long)n->seq, sample);
-    snprintf(topic, sizeof(topic), "gf/v1/n/%s/health", n->id);
-    publish(n, topic, body, (size_t)len);
-}
-
 static void on_ack(struct node *n, const char *payload, size_t len)
 {
     char buf[256];
     const char *p;
 
     snprintf(buf, sizeof(buf), "%.*s", (int)(len < 255 ? len : 255), payload);
-    if ((p = strstr(buf, "\"seq\":")) == NULL) {
+    if ((p = strstr(buf, "\"seq\":")) == NULL || strstr(buf, boot) == NULL) {
         return;
     }
     uint64_t seq = strtoull(p + 6, NULL, 10);
@@ -290,12 +282,14 @@ static void handle_packet(struct node *n, unsigned char type, const unsigned cha
         }
         n->st = S_READY;
         if (n->sink) {
-            send_subscribe(n, "gf/v1/n/+/health");
-        } else if (!flood) {
+            send_subscribe(n, "$share/fleetsim/gf/v1/n/+/health");
+        } else {
             char f[96];
             snprintf(f, sizeof(f), "gf/v1/n/%s/ack", n->id);
             send_subscribe(n, f);
-            send_birth(n);
+            if (!echo) {
+                send_birth(n);
+            }
         }
         break;
     case 3: { /* PUBLISH in: ack (node) or health (sink) */
@@ -313,16 +307,25 @@ static void handle_packet(struct node *n, unsigned char type, const unsigned cha
         } while (p[i++] & 128);
         off = i + pl;
         if (n->sink) {
-            /* count the records of the message */
-            uint64_t recs = 0;
+            /* acknowledge the batch: its node from the topic, its last seq */
+            const char *topic = (const char *)p + 2;
+            uint64_t recs = 0, last = 0;
             for (size_t k = off; k + 6 < len; k++) {
                 if (p[k] == '"' && memcmp(p + k, "\"seq\":", 6) == 0) {
                     recs++;
+                    last = strtoull((const char *)p + k + 6, NULL, 10);
                 }
             }
             sink_samples += recs;
             if (in_window()) {
                 sink_w += recs;
+            }
+            if (tl > 8 + 36 && memcmp(topic, "gf/v1/n/", 8) == 0) {
+                char at[96], body[128];
+                snprintf(at, sizeof(at), "gf/v1/n/%.36s/ack", topic + 8);
+                int bl = snprintf(body, sizeof(body), "{\"boot_id\":\"%s\",\"seq\":%llu}", boot,
+                                  (unsigned long long)last);
+                publish(n, at, body, (size_t)bl);
             }
         } else {
             on_ack(n, (const char *)p + off, len - off);
@@ -431,15 +434,11 @@ static void tick(struct node *n, int64_t t)
         if (in_window()) {
             made_w++;
         }
-        if (flood) {
-            if (n->inflight_pubacks < 16) {
-                send_one(n);
-            }
-        } else if (n->sent_upto == 0) {
+        if (n->sent_upto == 0) {
             send_batch(n);
         }
     }
-    if (!flood && n->sent_upto != 0 && t - n->sent_at_us > 10 * 1000000LL) {
+    if (n->sent_upto != 0 && t - n->sent_at_us > 10 * 1000000LL) {
         resends++;
         n->sent_upto = 0;
         send_batch(n);
@@ -463,7 +462,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--interval-ms") == 0) interval_ms = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--duration") == 0) duration = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--warmup") == 0) warmup = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--mode") == 0) flood = strcmp(argv[i + 1], "flood") == 0;
+        else if (strcmp(argv[i], "--mode") == 0) echo = strcmp(argv[i + 1], "echo") == 0;
         else if (strcmp(argv[i], "--sink") == 0) sink = argv[i + 1];
         else if (strcmp(argv[i], "--max-batch") == 0) max_batch = atoi(argv[i + 1]);
         else {
@@ -471,9 +470,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (creds == NULL || (flood && sink == NULL) || interval_ms < 1) {
+    if (creds == NULL || (echo && sink == NULL) || interval_ms < 1) {
         fprintf(stderr, "usage: fleetsim --creds FILE --broker HOST:PORT [--interval-ms N] "
-                        "[--duration S] [--warmup S] [--mode ingest|flood] [--sink USER:PW]\n");
+                        "[--duration S] [--warmup S] [--mode ingest|echo] [--sink USER:PW]\n");
         return 2;
     }
     setrlimit(RLIMIT_NOFILE, &rl);
@@ -549,11 +548,11 @@ int main(int argc, char **argv)
            "\"window_s\":%ld,\"samples_made\":%llu,\"samples_acked\":%llu,"
            "\"samples_sunk\":%llu,\"made_per_s\":%.0f,\"acked_per_s\":%.0f,"
            "\"sunk_per_s\":%.0f,\"backlog\":%llu,\"batches\":%llu,\"resends\":%llu,"
-           "\"boot_id\":\"%s\"}\n",
-           flood ? "flood" : "ingest", nnodes, ready, interval_ms, duration,
+           "\"write_drops\":%llu,\"boot_id\":\"%s\"}\n",
+           echo ? "echo" : "ingest", nnodes, ready, interval_ms, duration,
            (unsigned long long)made, (unsigned long long)acked_samples,
            (unsigned long long)sink_samples, (double)made_w / secs, (double)acked_w / secs, (double)sink_w / secs,
            (unsigned long long)(made - acked_samples), (unsigned long long)batches_sent,
-           (unsigned long long)resends, boot);
+           (unsigned long long)resends, (unsigned long long)wfull, boot);
     return 0;
 }
