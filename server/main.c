@@ -25,6 +25,8 @@
 #include "store/db.h"
 #include "store/migrate.h"
 
+#include <malloc.h>
+
 #include "alloc.h"
 #include "file.h"
 #include "ids.h"
@@ -177,6 +179,9 @@ out:
 int main(int argc, char **argv)
 {
     static struct gf_app app;
+    /* Few malloc arenas: threads (HTTP, ingest, paho) otherwise each grow their own, and
+     * resident memory follows the thread count instead of the work. */
+    mallopt(M_ARENA_MAX, 2);
     struct gf_diag diag = {{0}, {0}};
     enum gf_log_level level = GF_LOG_INFO;
     enum command cmd = CMD_SERVE;

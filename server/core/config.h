@@ -36,7 +36,9 @@ struct gf_server_config {
     long ingest_writers;
     long ingest_batch;
     long ingest_queue;
+    long ingest_queue_bytes;
     char *mqtt_ca_file;
+    long mqtt_session_expiry;
     long fleet_interval_ms;
 };
 

@@ -151,6 +151,9 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
         return GF_ERR_NOMEM;
     }
     co.sendWhileDisconnected = 0;
+    /* paho counts queued publish commands against this even while connected: acks of a
+     * large batch must not be refused by the client library itself. */
+    co.maxBufferedMessages = 1000000;
     if (MQTTAsync_createWithOptions(&c->client, url, c->client_id, MQTTCLIENT_PERSISTENCE_NONE,
                                     NULL, &co) != MQTTASYNC_SUCCESS) {
         gf_mconn_stop(c);
@@ -170,6 +173,12 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
     expiry.value.integer4 = (unsigned)(opts->session_expiry > 0 ? opts->session_expiry : 0);
     MQTTProperties_add(&props, &expiry);
+    /* Receive Maximum: how many unacknowledged QoS 1 messages the broker may push at once.
+     * paho holds those in memory while the ingest queue is full; 256 keeps that bounded. */
+    MQTTProperty recv_max;
+    recv_max.identifier = MQTTPROPERTY_CODE_RECEIVE_MAXIMUM;
+    recv_max.value.integer2 = 256;
+    MQTTProperties_add(&props, &recv_max);
     cn.connectProperties = &props;
     if (strncmp(url, "ssl://", 6) == 0) {
         ssl.trustStore = c->ca_file;
@@ -210,7 +219,28 @@ enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *
     if (rc == MQTTASYNC_DISCONNECTED) {
         return GF_ERR_UNAVAILABLE;
     }
-    return rc == MQTTASYNC_SUCCESS ? GF_OK : GF_ERR_IO;
+    if (rc != MQTTASYNC_SUCCESS) {
+        gf_log_warn("publish failed", "conn=%s topic=%s rc=%d", c->label, topic, rc);
+        return GF_ERR_IO;
+    }
+    return GF_OK;
+}
+
+void gf_mconn_disconnect(struct gf_mconn *c)
+{
+    if (c == NULL || c->client == NULL) {
+        return;
+    }
+    atomic_store(&c->connected, 0);
+    c->o.nsubs = 0; /* no resubscribing */
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+    d.timeout = 2000;
+    if (MQTTAsync_disconnect(c->client, &d) == MQTTASYNC_SUCCESS) {
+        for (int i = 0; i < 40 && MQTTAsync_isConnected(c->client); i++) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
 }
 
 void gf_mconn_stop(struct gf_mconn *c)
@@ -219,15 +249,7 @@ void gf_mconn_stop(struct gf_mconn *c)
         return;
     }
     if (c->client != NULL) {
-        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
-        d.timeout = 2000;
-        if (MQTTAsync_isConnected(c->client)) {
-            MQTTAsync_disconnect(c->client, &d);
-            for (int i = 0; i < 40 && MQTTAsync_isConnected(c->client); i++) {
-                struct timespec ts = {0, 50 * 1000 * 1000};
-                nanosleep(&ts, NULL);
-            }
-        }
+        gf_mconn_disconnect(c);
         MQTTAsync_destroy(&c->client);
     }
     gf_free(c->url);

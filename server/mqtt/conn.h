@@ -47,7 +47,12 @@ int gf_mconn_connected(const struct gf_mconn *c);
 enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *payload,
                              size_t len, int qos, int retain);
 
-/* Disconnect (waiting up to 2 s for in-flight messages) and free. NULL is a no-op. */
+/* Disconnect (waiting up to 2 s for in-flight messages) and stop reconnecting; the handle
+ * stays valid (publish answers GF_ERR_UNAVAILABLE), so work that still refers to it can
+ * finish. NULL is a no-op. */
+void gf_mconn_disconnect(struct gf_mconn *c);
+
+/* Disconnect if needed and free. Nothing may use c afterwards. NULL is a no-op. */
 void gf_mconn_stop(struct gf_mconn *c);
 
 #endif

@@ -6,8 +6,9 @@
  *
  * A cluster's sessions: the admin session (broker.h) provisions the server's own service
  * account first; only then does the ingest session connect with it (client id stable per
- * replica and cluster, clean start off, one hour session expiry, so messages that arrive
- * while this replica restarts wait for it in the broker). Stopped clusters are kept until
+ * replica and cluster, clean start off, mqtt_session_expiry, so messages that arrive
+ * while this replica restarts wait for it in the broker; agents resend anything unacked
+ * in any case). Stopped clusters are kept until
  * shutdown because queued ingest items may still point at their session.
  */
 #define GF_LOG_MODULE "fleet"
@@ -91,14 +92,15 @@ static int on_agent_message(void *ud, struct gf_mconn *conn, const char *topic,
     return gf_ingest_push(f->ingest, conn, topic, payload, len);
 }
 
+/* Stop a cluster's sessions. The ingest handle is only disconnected: queued ingest items
+ * may still refer to it for their acks; it is freed at shutdown after the writers. */
 static void cluster_stop(struct cluster *c)
 {
     if (c->ops != NULL && c->admin != NULL) {
         c->ops->close(c->admin);
     }
     c->admin = NULL;
-    gf_mconn_stop(c->ingest);
-    c->ingest = NULL;
+    gf_mconn_disconnect(c->ingest);
     c->alive = 0;
 }
 
@@ -162,7 +164,7 @@ static void cluster_service(struct gf_fleet *f, struct cluster *c)
     o.password = password;
     o.ca_file = f->app->cfg.mqtt_ca_file;
     o.clean_start = 0;
-    o.session_expiry = 3600;
+    o.session_expiry = (int)f->app->cfg.mqtt_session_expiry;
     o.keepalive = 30;
     o.subs[0] = s_state;
     o.subs[1] = s_birth;
@@ -422,6 +424,7 @@ enum gf_err gf_fleet_start(struct gf_app *app, struct gf_fleet **out)
     replica_id(f);
     io.writers = (int)app->cfg.ingest_writers;
     io.queue_max = (size_t)app->cfg.ingest_queue;
+    io.queue_bytes = (size_t)app->cfg.ingest_queue_bytes;
     io.batch_max = (size_t)app->cfg.ingest_batch;
     io.retention_days = (int)app->cfg.health_retention_days;
     if ((err = gf_ingest_start(app, &io, &f->ingest)) != GF_OK) {
@@ -452,16 +455,17 @@ void gf_fleet_stop(struct gf_fleet *f)
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
     pthread_join(f->thread, NULL);
-    /* Stop taking messages first, then let the writers finish what they hold. */
+    /* Stop taking messages first, then let the writers finish what they hold (their acks
+     * find the sessions disconnected and are dropped: agents resend), then free. */
     for (struct cluster *c = f->clusters; c != NULL; c = c->next) {
-        gf_mconn_stop(c->ingest);
-        c->ingest = NULL;
+        gf_mconn_disconnect(c->ingest);
     }
     gf_ingest_stop(f->ingest);
     while (f->clusters != NULL) {
         struct cluster *c = f->clusters;
         f->clusters = c->next;
         cluster_stop(c);
+        gf_mconn_stop(c->ingest);
         gf_free(c);
     }
     pthread_cond_destroy(&f->cv);

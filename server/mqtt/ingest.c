@@ -35,6 +35,7 @@
 
 #define GF_INGEST_WRITERS_MAX 16
 #define GF_INGEST_FUTURE_US (24LL * 3600 * 1000000) /* later than this: clock skew */
+#define GF_INGEST_BATCH_BYTES (2u * 1024u * 1024u)   /* payload bytes per transaction */
 
 enum kind { K_STATE, K_BIRTH, K_HEALTH };
 
@@ -60,6 +61,7 @@ struct lane {
     pthread_cond_t cv;
     struct item *head, *tail;
     size_t depth;
+    size_t bytes;
     int stopping;
     pthread_t thread;
 };
@@ -70,7 +72,7 @@ struct gf_ingest {
     struct lane lanes[GF_INGEST_WRITERS_MAX];
     int nlanes;
     atomic_llong last_db_error_us;
-    atomic_ullong received, stored, duplicates, acks, batches, db_errors, full;
+    atomic_ullong received, stored, duplicates, acks, ack_failures, batches, db_errors, full;
     atomic_ullong dropped[D__COUNT];
     atomic_ullong commit_us_total;
 };
@@ -140,7 +142,8 @@ int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *top
     }
     struct lane *ln = &ing->lanes[h % (uint32_t)ing->nlanes];
     pthread_mutex_lock(&ln->mu);
-    int full = ln->depth >= ing->o.queue_max / (size_t)ing->nlanes;
+    int full = ln->depth > 0 && (ln->depth >= ing->o.queue_max / (size_t)ing->nlanes ||
+                                 ln->bytes + len > ing->o.queue_bytes / (size_t)ing->nlanes);
     pthread_mutex_unlock(&ln->mu);
     if (full) {
         atomic_fetch_add(&ing->full, 1);
@@ -165,6 +168,7 @@ int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *top
     }
     ln->tail = it;
     ln->depth++;
+    ln->bytes += len;
     pthread_cond_signal(&ln->cv);
     pthread_mutex_unlock(&ln->mu);
     return 1;
@@ -457,6 +461,8 @@ static void send_acks(struct gf_ingest *ing, struct batch *b, struct item **item
         if (n > 0 && (size_t)n < sizeof(payload) &&
             gf_mconn_publish(conn, topic, payload, (size_t)n, 1, 0) == GF_OK) {
             atomic_fetch_add(&ing->acks, 1);
+        } else {
+            atomic_fetch_add(&ing->ack_failures, 1); /* the agent resends; stored once */
         }
     }
     if (rows > 0) {
@@ -497,8 +503,11 @@ static struct item *take(struct lane *ln, size_t max, size_t *n)
     first = ln->head;
     last = first;
     *n = first ? 1 : 0;
-    while (last != NULL && last->next != NULL && *n < max) {
+    size_t bytes = first ? first->len : 0;
+    while (last != NULL && last->next != NULL && *n < max &&
+           bytes + last->next->len <= GF_INGEST_BATCH_BYTES) {
         last = last->next;
+        bytes += last->len;
         (*n)++;
     }
     if (first != NULL) {
@@ -508,6 +517,7 @@ static struct item *take(struct lane *ln, size_t max, size_t *n)
         }
         last->next = NULL;
         ln->depth -= *n;
+        ln->bytes -= bytes;
     }
     pthread_mutex_unlock(&ln->mu);
     return first;
@@ -676,6 +686,8 @@ enum gf_err gf_ingest_metrics(struct gf_ingest *ing, struct gf_buf *o)
         "gf_ingest_samples_duplicate_total %llu\n"
         "# HELP gf_ingest_acks_total Acks published after commit.\n"
         "# TYPE gf_ingest_acks_total counter\ngf_ingest_acks_total %llu\n"
+        "# HELP gf_ingest_ack_failures_total Acks that could not be published (agents resend).\n"
+        "# TYPE gf_ingest_ack_failures_total counter\ngf_ingest_ack_failures_total %llu\n"
         "# HELP gf_ingest_batches_total Committed ingest transactions.\n"
         "# TYPE gf_ingest_batches_total counter\ngf_ingest_batches_total %llu\n"
         "# HELP gf_ingest_commit_seconds_total Time spent in ingest transactions.\n"
@@ -690,6 +702,7 @@ enum gf_err gf_ingest_metrics(struct gf_ingest *ing, struct gf_buf *o)
         "# TYPE gf_mqtt_dropped_total counter\n",
         (unsigned long long)atomic_load(&ing->received), (unsigned long long)atomic_load(&ing->stored),
         (unsigned long long)atomic_load(&ing->duplicates), (unsigned long long)atomic_load(&ing->acks),
+        (unsigned long long)atomic_load(&ing->ack_failures),
         (unsigned long long)atomic_load(&ing->batches),
         (double)atomic_load(&ing->commit_us_total) / 1e6,
         (unsigned long long)atomic_load(&ing->db_errors), (unsigned long long)atomic_load(&ing->full),

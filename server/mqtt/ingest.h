@@ -26,6 +26,7 @@ struct gf_mconn;
 struct gf_ingest_opts {
     int writers;          /* writer threads, each with its own database connection */
     size_t queue_max;     /* messages held in memory */
+    size_t queue_bytes;   /* payload bytes held in memory */
     size_t batch_max;     /* messages per transaction */
     int retention_days;   /* records older than this are acknowledged but not stored */
 };

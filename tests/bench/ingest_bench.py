@@ -7,8 +7,9 @@ release gatefleet-server (GF_SERVER_BIN, default build/release/server/gatefleet-
 enrolls N virtual nodes over REST (each gets its own broker account), then runs the fleet
 simulator (tests/sim/fleetsim, GF_FLEETSIM_BIN) twice over the same connections count:
 
-  (a) echo:   the server is stopped; a sink subscriber in the simulator acknowledges each
-              batch at once and does nothing else: the broker-only ceiling, samples/s;
+  (a) echo:   the server is stopped; a sink subscriber (fleetsim --mode sink, a process of
+              its own) acknowledges each batch at once and does nothing else: the
+              broker-only ceiling, samples/s;
   (b) ingest: the server is running again (same database, keys and state); it commits each
               batch to PostgreSQL before its ack: samples/s acknowledged;
 
@@ -93,11 +94,14 @@ def main():
     broker = gf.Broker(name="bench").start()
     broker.make_client("sink", "sink-password")
     state = os.path.join(fixtures, "server-state")
-    server_args = ["--log_level", "warn", "--fleet_interval_ms", "100", "--ingest_writers", "2",
+    server_args = ["--log_level", os.environ.get("GF_BENCH_LOG", "warn"), "--fleet_interval_ms", "100", "--ingest_writers", "2",
                    "--ingest_batch", "2000", "--db_pool_size", "8", "--state_dir", state,
                    "--master_key_file", os.path.join(fixtures, "master.key")]
     try:
-        srv = gf.Server(name="bench-setup", extra_args=server_args).start()
+        # No broker session survives the set-up server: the ceiling run must not queue
+        # messages for it (they would be a backlog in front of run (b)).
+        srv = gf.Server(name="bench-setup",
+                        extra_args=server_args + ["--mqtt_session_expiry", "0"]).start()
         admin = srv.admin()
         tenant = gf.make_tenant(admin)
         pid_ = gf.make_project(admin, tenant["id"])["id"]
@@ -121,9 +125,18 @@ def main():
         common = [sim, "--creds", creds, "--broker", f"127.0.0.1:{broker.port}",
                   "--duration", str(args.seconds), "--warmup", "5",
                   "--interval-ms", str(args.interval_ms)]
+        # The sink gets its own process (and so a core of its own, as the server has).
+        sink = subprocess.Popen([sim, "--mode", "sink", "--sink", "sink:sink-password",
+                                 "--broker", f"127.0.0.1:{broker.port}", "--duration",
+                                 str(args.seconds + 12), "--warmup", "0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1)
         echo = json.loads(subprocess.run(
-            common + ["--mode", "echo", "--sink", "sink:sink-password"],
+            common + ["--mode", "ingest"],
             capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+        echo["mode"] = "echo"
+        sink_out, sink_err = sink.communicate(timeout=60)
+        print("# sink:", sink.returncode, sink_out.strip(), sink_err.strip()[-2000:], flush=True)
         print("# (a) broker-only:", json.dumps(echo), flush=True)
         with gf.Server(name="bench", db=db, extra_args=server_args) as srv:
             time.sleep(3)  # the ingest session connects and subscribes
@@ -138,11 +151,9 @@ def main():
             print("# (b) ingest:", json.dumps(ingest), flush=True)
             time.sleep(2)
             boot = ingest["boot_id"]
-            stored = int(srv.scalar(
-                f"SELECT count(*) FROM health_samples WHERE boot_id = '{boot}'"))
-            distinct = int(srv.scalar(
-                f"SELECT count(DISTINCT (node_id, seq)) FROM health_samples "
-                f"WHERE boot_id = '{boot}'"))
+            counts = srv.sql(f"SELECT count(*), count(DISTINCT (node_id, seq)) "
+                             f"FROM health_samples WHERE boot_id = '{boot}'")[0]
+            stored, distinct = int(counts[0]), int(counts[1])
             result = {
                 "nodes": args.nodes,
                 "offered_samples_per_s": ingest["made_per_s"],
@@ -157,6 +168,10 @@ def main():
                 "server_rss_mb": round(proc_status(spid, "VmRSS") / 2**20, 1),
                 "server_peak_rss_mb": round(proc_status(spid, "VmHWM") / 2**20, 1),
             }
+            metrics = srv.client().request("GET", "/metrics").text
+            result["server_counters"] = {
+                line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
+                if line.startswith(("gf_ingest_", "gf_mqtt_")) and not line.startswith("#")}
             print(json.dumps(result, indent=2))
     finally:
         broker.stop()

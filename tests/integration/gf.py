@@ -270,6 +270,8 @@ plugin {self.plugin}
 plugin_opt_config_file {self.dir}/dynsec.json
 persistence {"true" if self.persistence else "false"}
 persistence_location {self.dir}/
+max_inflight_messages 1000
+max_queued_messages 100000
 log_dest stderr
 log_type error
 log_type warning

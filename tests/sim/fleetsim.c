@@ -17,7 +17,8 @@
  * echo:   the broker-only ceiling: a sink connection in this process (--sink, an account
  *         that may read gf/v1/n/+/health and publish acks) acknowledges every batch at
  *         once and does nothing else, so the same load meets a subscriber that does nothing.
- * Acks for another boot id (an earlier run) are ignored.
+ * Acks for another boot id (an earlier run) are ignored. --mode sink runs the sink alone
+ * (no --creds), so the ceiling run can give it a process, as the server has.
  * Prints one JSON object with the counts and rates of the measured window (after warmup).
  */
 #define _GNU_SOURCE
@@ -38,8 +39,10 @@
 #include <unistd.h>
 
 #define MAX_NODES 20000
-#define RBUF 65536
-#define WBUF (256 * 1024)
+#define RBUF 65536        /* a node reads acks only */
+#define SINK_RBUF (4u << 20) /* the sink reads whole batches */
+#define WBUF (256 * 1024)       /* a node's send buffer */
+#define SINK_WBUF (64u << 20)  /* the sink's: acks for every node */
 #define SAMPLE_BYTES 640
 
 enum state { S_CONNECTING, S_CONNACK, S_READY, S_DEAD };
@@ -48,8 +51,8 @@ struct node {
     int fd;
     enum state st;
     char id[40], pw[64];
-    unsigned char rbuf[RBUF];
-    size_t rlen;
+    unsigned char *rbuf;
+    size_t rcap, rlen;
     unsigned char *wbuf;
     size_t wlen;
     uint16_t pid;
@@ -61,6 +64,7 @@ struct node {
     int64_t sent_at_us;
     int64_t next_sample_us;
     int inflight_pubacks;
+    int want_out; /* EPOLLOUT registered */
 };
 
 static struct node *nodes;
@@ -70,7 +74,7 @@ static char host[64] = "127.0.0.1";
 static int port = 1883;
 static long interval_ms = 1000;
 static int max_batch = 100;
-static int echo;
+static int echo, sink_only;
 static char boot[40];
 static char sample[SAMPLE_BYTES + 1];
 static uint64_t made, acked_samples, sink_samples, batches_sent, resends, publishes, wfull;
@@ -113,7 +117,7 @@ static size_t put_str(unsigned char *p, const char *s, size_t len)
 
 static void enqueue(struct node *n, const unsigned char *p, size_t len)
 {
-    if (n->wlen + len > WBUF) {
+    if (n->wlen + len > (n->sink ? SINK_WBUF : WBUF)) {
         wfull++; /* the broker does not read: drop (the protocol's resend covers it) */
         return;
     }
@@ -134,8 +138,12 @@ static void flush(struct node *n)
         memmove(n->wbuf, n->wbuf + w, n->wlen - (size_t)w);
         n->wlen -= (size_t)w;
     }
-    struct epoll_event ev = {EPOLLIN | (n->wlen ? EPOLLOUT : 0), {.ptr = n}};
-    epoll_ctl(epfd, EPOLL_CTL_MOD, n->fd, &ev);
+    int want = n->wlen > 0;
+    if (want != n->want_out) {
+        struct epoll_event ev = {EPOLLIN | (want ? EPOLLOUT : 0), {.ptr = n}};
+        epoll_ctl(epfd, EPOLL_CTL_MOD, n->fd, &ev);
+        n->want_out = want;
+    }
 }
 
 static void send_packet(struct node *n, unsigned char type, const unsigned char *body, size_t len)
@@ -193,6 +201,20 @@ static void publish(struct node *n, const char *topic, const char *payload, size
     send_packet(n, 0x32, b, l + plen);
     n->inflight_pubacks++;
     publishes++;
+}
+
+/* QoS 0 publish (the sink's acks: no PUBACK flow to respect the broker's receive maximum;
+ * this makes the ceiling slightly optimistic, so the measured ratio errs low). */
+static void publish0(struct node *n, const char *topic, const char *payload, size_t plen)
+{
+    unsigned char b[512];
+    size_t l = put_str(b, topic, strlen(topic));
+    b[l++] = 0;
+    if (l + plen > sizeof(b)) {
+        return;
+    }
+    memcpy(b + l, payload, plen);
+    send_packet(n, 0x30, b, l + plen);
 }
 
 /* ------------------------------------------------------------------ agent protocol */
@@ -323,9 +345,17 @@ static void handle_packet(struct node *n, unsigned char type, const unsigned cha
             if (tl > 8 + 36 && memcmp(topic, "gf/v1/n/", 8) == 0) {
                 char at[96], body[128];
                 snprintf(at, sizeof(at), "gf/v1/n/%.36s/ack", topic + 8);
-                int bl = snprintf(body, sizeof(body), "{\"boot_id\":\"%s\",\"seq\":%llu}", boot,
+                /* the boot id of the batch (the nodes may live in another process) */
+                char bid[40] = "";
+                const unsigned char *bp = memmem(p + off, len - off, "\"boot_id\":\"", 11);
+                if (bp != NULL) {
+                    size_t bl0 = strcspn((const char *)bp + 11, "\"");
+                    snprintf(bid, sizeof(bid), "%.*s", (int)(bl0 < 39 ? bl0 : 39),
+                             (const char *)bp + 11);
+                }
+                int bl = snprintf(body, sizeof(body), "{\"boot_id\":\"%s\",\"seq\":%llu}", bid,
                                   (unsigned long long)last);
-                publish(n, at, body, (size_t)bl);
+                publish0(n, at, body, (size_t)bl);
             }
         } else {
             on_ack(n, (const char *)p + off, len - off);
@@ -350,7 +380,7 @@ static void handle_packet(struct node *n, unsigned char type, const unsigned cha
 static void on_readable(struct node *n)
 {
     for (;;) {
-        ssize_t r = recv(n->fd, n->rbuf + n->rlen, RBUF - n->rlen, 0);
+        ssize_t r = recv(n->fd, n->rbuf + n->rlen, n->rcap - n->rlen, 0);
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             if (n->st != S_DEAD) {
                 fprintf(stderr, "fleetsim: %s connection closed\n", n->sink ? "sink" : n->id);
@@ -377,7 +407,7 @@ static void on_readable(struct node *n)
             break;
         have_len:
             if (n->rlen < i + len) {
-                if (i + len > RBUF) {
+                if (i + len > n->rcap) {
                     n->st = S_DEAD;
                     return;
                 }
@@ -387,7 +417,7 @@ static void on_readable(struct node *n)
             memmove(n->rbuf, n->rbuf + i + len, n->rlen - i - len);
             n->rlen -= i + len;
         }
-        if (n->rlen == RBUF) {
+        if (n->rlen == n->rcap) {
             n->st = S_DEAD;
             return;
         }
@@ -413,9 +443,15 @@ static int open_conn(struct node *n)
     if (connect(n->fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
         return -1;
     }
-    n->wbuf = malloc(WBUF);
+    n->wbuf = malloc(n->sink ? SINK_WBUF : WBUF);
+    n->rcap = n->sink ? SINK_RBUF : RBUF;
+    n->rbuf = malloc(n->rcap);
+    if (n->wbuf == NULL || n->rbuf == NULL) {
+        return -1;
+    }
     struct epoll_event ev = {EPOLLIN | EPOLLOUT, {.ptr = n}};
     epoll_ctl(epfd, EPOLL_CTL_ADD, n->fd, &ev);
+    n->want_out = 1;
     return 0;
 }
 
@@ -462,7 +498,10 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--interval-ms") == 0) interval_ms = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--duration") == 0) duration = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--warmup") == 0) warmup = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--mode") == 0) echo = strcmp(argv[i + 1], "echo") == 0;
+        else if (strcmp(argv[i], "--mode") == 0) {
+            echo = strcmp(argv[i + 1], "echo") == 0;
+            sink_only = strcmp(argv[i + 1], "sink") == 0;
+        }
         else if (strcmp(argv[i], "--sink") == 0) sink = argv[i + 1];
         else if (strcmp(argv[i], "--max-batch") == 0) max_batch = atoi(argv[i + 1]);
         else {
@@ -470,23 +509,26 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (creds == NULL || (echo && sink == NULL) || interval_ms < 1) {
+    if ((creds == NULL && !sink_only) || ((echo || sink_only) && sink == NULL) ||
+        interval_ms < 1) {
         fprintf(stderr, "usage: fleetsim --creds FILE --broker HOST:PORT [--interval-ms N] "
                         "[--duration S] [--warmup S] [--mode ingest|echo] [--sink USER:PW]\n");
         return 2;
     }
     setrlimit(RLIMIT_NOFILE, &rl);
     nodes = calloc(MAX_NODES + 1, sizeof(*nodes));
-    FILE *f = fopen(creds, "r");
-    if (f == NULL || nodes == NULL) {
+    FILE *f = sink_only ? NULL : fopen(creds, "r");
+    if ((f == NULL && !sink_only) || nodes == NULL) {
         perror("fleetsim: creds");
         return 1;
     }
-    while (nnodes < MAX_NODES &&
+    while (f != NULL && nnodes < MAX_NODES &&
            fscanf(f, "%39s %63s", nodes[nnodes].id, nodes[nnodes].pw) == 2) {
         nnodes++;
     }
-    fclose(f);
+    if (f != NULL) {
+        fclose(f);
+    }
     /* a plausible health sample of about SAMPLE_BYTES */
     snprintf(sample, sizeof(sample),
              "{\"cpu\":{\"cores\":4,\"usage_pct\":23.5,\"load1\":0.52,\"load5\":0.58,"
@@ -517,7 +559,10 @@ int main(int argc, char **argv)
         s->sink = 1;
         snprintf(user, sizeof(user), "%.*s", (int)strcspn(sink, ":"), sink);
         snprintf(pw, sizeof(pw), "%s", strchr(sink, ':') ? strchr(sink, ':') + 1 : "");
-        open_conn(s);
+        if (open_conn(s) != 0) {
+            fprintf(stderr, "fleetsim: cannot open the sink connection\n");
+            return 1;
+        }
         send_connect(s, user, pw);
     }
     window_start = t0 + warmup * 1000000;
@@ -549,7 +594,7 @@ int main(int argc, char **argv)
            "\"samples_sunk\":%llu,\"made_per_s\":%.0f,\"acked_per_s\":%.0f,"
            "\"sunk_per_s\":%.0f,\"backlog\":%llu,\"batches\":%llu,\"resends\":%llu,"
            "\"write_drops\":%llu,\"boot_id\":\"%s\"}\n",
-           echo ? "echo" : "ingest", nnodes, ready, interval_ms, duration,
+           sink_only ? "sink" : echo ? "echo" : "ingest", nnodes, ready, interval_ms, duration,
            (unsigned long long)made, (unsigned long long)acked_samples,
            (unsigned long long)sink_samples, (double)made_w / secs, (double)acked_w / secs, (double)sink_w / secs,
            (unsigned long long)(made - acked_samples), (unsigned long long)batches_sent,
