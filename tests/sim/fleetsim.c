@@ -494,16 +494,17 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--creds") == 0) creds = argv[i + 1];
         else if (strcmp(argv[i], "--broker") == 0) {
             snprintf(host, sizeof(host), "%.*s", (int)strcspn(argv[i + 1], ":"), argv[i + 1]);
-            port = atoi(strchr(argv[i + 1], ':') ? strchr(argv[i + 1], ':') + 1 : "1883");
-        } else if (strcmp(argv[i], "--interval-ms") == 0) interval_ms = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--duration") == 0) duration = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--warmup") == 0) warmup = atol(argv[i + 1]);
+            port = (int)strtol(strchr(argv[i + 1], ':') ? strchr(argv[i + 1], ':') + 1 : "1883",
+                               NULL, 10);
+        } else if (strcmp(argv[i], "--interval-ms") == 0) interval_ms = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--duration") == 0) duration = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--warmup") == 0) warmup = strtol(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--mode") == 0) {
             echo = strcmp(argv[i + 1], "echo") == 0;
             sink_only = strcmp(argv[i + 1], "sink") == 0;
         }
         else if (strcmp(argv[i], "--sink") == 0) sink = argv[i + 1];
-        else if (strcmp(argv[i], "--max-batch") == 0) max_batch = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--max-batch") == 0) max_batch = (int)strtol(argv[i + 1], NULL, 10);
         else {
             fprintf(stderr, "fleetsim: unknown option %s\n", argv[i]);
             return 2;

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * enroll.c - the agent's enrollment client (see enroll.h). Answers are capped at 64 KiB,
+ * requests time out after 30 s, TLS verifies the server (ca_file or the system store).
+ * The token and the broker password never reach the log.
+ */
+#define GF_LOG_MODULE "enroll"
+
+#include "enroll.h"
+
+#include "buf.h"
+#include "config.h"
+#include "file.h"
+#include "identity.h"
+#include "ids.h"
+#include "json.h"
+#include "log.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define GF_ENROLL_ANSWER_MAX (64u * 1024u)
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct gf_buf *b = ud;
+
+    return gf_buf_append(b, p, size * n) == GF_OK ? size * n : 0;
+}
+
+static void copy_str(char *dst, size_t cap, const json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+
+    snprintf(dst, cap, "%s", v ? v : "");
+}
+
+enum gf_err gf_node_state_load(const char *state_dir, struct gf_node_state *st)
+{
+    char path[1024];
+    struct gf_buf b;
+    json_t *o = NULL;
+    enum gf_err err;
+
+    memset(st, 0, sizeof(*st));
+    snprintf(path, sizeof(path), "%s/node.json", state_dir);
+    gf_buf_init(&b, 16384);
+    if ((err = gf_file_read(path, &b)) == GF_OK) {
+        err = gf_json_parse_object(b.data, b.len, &o, NULL);
+    }
+    gf_buf_free(&b);
+    if (err != GF_OK) {
+        return err;
+    }
+    copy_str(st->node_id, sizeof(st->node_id), o, "node_id");
+    copy_str(st->status, sizeof(st->status), o, "status");
+    copy_str(st->url, sizeof(st->url), o, "url");
+    copy_str(st->username, sizeof(st->username), o, "username");
+    copy_str(st->password, sizeof(st->password), o, "password");
+    copy_str(st->topic_root, sizeof(st->topic_root), o, "topic_root");
+    json_decref(o);
+    return st->node_id[0] ? GF_OK : GF_ERR_PARSE;
+}
+
+enum gf_err gf_node_state_save(const char *state_dir, const struct gf_node_state *st)
+{
+    char path[1024];
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "node_id", st->node_id, "status",
+                          st->status, "url", st->url, "username", st->username, "password",
+                          st->password, "topic_root", st->topic_root);
+    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    enum gf_err err = GF_ERR_NOMEM;
+
+    json_decref(o);
+    if (text != NULL) {
+        snprintf(path, sizeof(path), "%s/node.json", state_dir);
+        err = gf_file_write_atomic(path, text, strlen(text), 0600);
+        memset(text, 0, strlen(text));
+        free(text);
+    }
+    return err;
+}
+
+/* The signature headers of docs/mqtt.md for method + path + body. */
+static struct curl_slist *sign_headers(struct curl_slist *h, const struct gf_identity *id,
+                                       const char *node_id, const char *method,
+                                       const char *path, const char *body)
+{
+    char ts[24], hash[GF_SHA256_HEX_LEN + 1], msg[512], line[200], sig_text[100];
+    unsigned char sig[GF_IDENTITY_SIG_BYTES];
+
+    snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
+    gf_sha256_hex(hash, sizeof(hash), body, strlen(body));
+    int n = snprintf(msg, sizeof(msg), "GF1\n%s\n%s\n%s\n%s", method, path, ts, hash);
+    gf_identity_sign(id, msg, (size_t)n, sig);
+    gf_b64url_encode(sig_text, sizeof(sig_text), sig, sizeof(sig));
+    snprintf(line, sizeof(line), "X-GF-Node: %s", node_id);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof(line), "X-GF-Timestamp: %s", ts);
+    h = curl_slist_append(h, line);
+    snprintf(line, sizeof(line), "X-GF-Signature: %s", sig_text);
+    return curl_slist_append(h, line);
+}
+
+static void read_answer(const json_t *a, struct gf_node_state *st)
+{
+    const json_t *m = json_object_get(a, "mqtt");
+
+    copy_str(st->node_id, sizeof(st->node_id), a, "node_id");
+    copy_str(st->status, sizeof(st->status), a, "status");
+    if (json_is_object(m)) {
+        copy_str(st->url, sizeof(st->url), m, "url");
+        copy_str(st->username, sizeof(st->username), m, "username");
+        copy_str(st->password, sizeof(st->password), m, "password");
+        copy_str(st->topic_root, sizeof(st->topic_root), m, "topic_root");
+    }
+}
+
+enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_identity *id,
+                           const json_t *inventory, const json_t *fingerprint,
+                           struct gf_node_state *st, enum gf_enroll_status *status, char *msg,
+                           size_t cap)
+{
+    char url[600], path[200], pk[GF_IDENTITY_PK_TEXT];
+    struct curl_slist *h = NULL;
+    struct gf_buf answer;
+    char *body = NULL;
+    long code = 0;
+    json_t *a = NULL;
+    enum gf_err err = GF_OK;
+    int poll = st->node_id[0] != '\0';
+
+    *status = GF_ENROLL_RETRY;
+    msg[0] = '\0';
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        return GF_ERR_NOMEM;
+    }
+    gf_buf_init(&answer, GF_ENROLL_ANSWER_MAX);
+    if (poll) {
+        snprintf(path, sizeof(path), "/api/v1/enroll/%s", st->node_id);
+        h = sign_headers(h, id, st->node_id, "GET", path, "");
+    } else {
+        gf_identity_public_text(id, pk, sizeof(pk));
+        json_t *req = json_pack("{s:s, s:s, s:O, s:O}", "token",
+                                cfg->enrollment_token ? cfg->enrollment_token : "", "public_key",
+                                pk, "fingerprint", fingerprint, "inventory", inventory);
+        if (req != NULL && cfg->node_name != NULL) {
+            json_object_set_new(req, "name", json_string(cfg->node_name));
+        }
+        body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+        json_decref(req);
+        if (body == NULL) {
+            err = GF_ERR_NOMEM;
+            goto out;
+        }
+        snprintf(path, sizeof(path), "/api/v1/enroll");
+        h = curl_slist_append(h, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
+    snprintf(url, sizeof(url), "%s%s", cfg->server_url, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    if (cfg->ca_file != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+        snprintf(msg, cap, "%s", curl_easy_strerror(rc));
+        goto out; /* RETRY */
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (answer.len > 0) {
+        gf_json_parse_object(answer.data, answer.len, &a, NULL);
+    }
+    if (code >= 400) {
+        const char *detail = a ? json_string_value(json_object_get(a, "detail")) : NULL;
+        snprintf(msg, cap, "HTTP %ld: %s", code, detail ? detail : "no detail");
+    }
+    if ((code == 200 || code == 202) && a != NULL) {
+        read_answer(a, st);
+        *status = code == 200 && strcmp(st->status, "accepted") == 0 && st->password[0]
+                      ? GF_ENROLL_ACCEPTED
+                      : GF_ENROLL_PENDING;
+    } else if (code == 403) {
+        *status = GF_ENROLL_REJECTED;
+    } else if (code == 401 && !poll) {
+        *status = GF_ENROLL_BAD_TOKEN;
+    }
+out:
+    json_decref(a);
+    gf_buf_free(&answer);
+    if (body != NULL) {
+        memset(body, 0, strlen(body));
+        free(body);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return err;
+}

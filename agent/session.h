@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * session.h - the agent's MQTT 5 session (paho MQTTAsync). Each connect bumps and persists
+ * the session number first (<state_dir>/session), sets the Last Will (retained `state`
+ * offline with that number) and, once connected, publishes the retained `state` online and
+ * subscribes to `ack`. Reconnecting is the caller's: gf_session_connect again after
+ * GF_SEV_LOST (capped backoff with jitter in main.c), so every connection has its own
+ * number. paho calls back on its own threads; events reach the main thread through a
+ * mailbox (gf_session_wait), so the spool is only ever touched by the main thread.
+ */
+#ifndef GF_AGENT_SESSION_H
+#define GF_AGENT_SESSION_H
+
+#include "err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gf_session;
+
+enum gf_session_event_kind {
+    GF_SEV_NONE,
+    GF_SEV_CONNECTED,
+    GF_SEV_LOST,        /* connection lost or connect failed: reconnect later */
+    GF_SEV_AUTH,        /* the broker refused our credentials: fetch new ones */
+    GF_SEV_ACK,         /* the server committed telemetry up to seq of boot_id */
+};
+
+struct gf_session_event {
+    enum gf_session_event_kind kind;
+    char boot_id[64];
+    uint64_t seq;
+};
+
+/* Plain value struct; strings borrowed for gf_session_new. */
+struct gf_session_opts {
+    const char *url, *client_id, *username, *password, *topic_root;
+    const char *ca_file;  /* mqtts: CA bundle */
+    const char *state_dir;
+    const char *boot_id;
+    int keepalive;
+};
+
+enum gf_err gf_session_new(const struct gf_session_opts *o, struct gf_session **out);
+void gf_session_free(struct gf_session *s);
+
+/* Start one connection attempt (returns at once). */
+enum gf_err gf_session_connect(struct gf_session *s);
+
+/* Wait up to timeout_ms for an event; GF_SEV_NONE on timeout. */
+void gf_session_wait(struct gf_session *s, int timeout_ms, struct gf_session_event *ev);
+
+/* Wake gf_session_wait (signal handlers use the self-pipe in main.c instead). */
+void gf_session_wake(struct gf_session *s);
+
+int gf_session_connected(struct gf_session *s);
+uint64_t gf_session_number(struct gf_session *s);
+
+/* QoS 1 publish under the topic root (suffix "birth", "health"). GF_ERR_UNAVAILABLE when
+ * not connected. */
+enum gf_err gf_session_publish(struct gf_session *s, const char *suffix, const char *payload,
+                               size_t len);
+
+/* Round-trip time of the last PUBACK in ms, -1 when none yet. */
+long gf_session_rtt_ms(struct gf_session *s);
+
+/* Disconnect without publishing anything (re-authentication). */
+void gf_session_drop(struct gf_session *s);
+
+/* Publish retained `state` offline (reason shutdown) and disconnect. */
+void gf_session_close(struct gf_session *s);
+
+#endif

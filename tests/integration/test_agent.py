@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: Apache-2.0
+"""test_agent.py - the real gatefleet-agent against a real server, PostgreSQL and mosquitto
+with dynamic security.
+
+Enrollment with an auto-accept token (health from the fixture /proc and /sys of a box on
+UPS battery visible over REST and in the summary), restart and re-enrollment give the same
+node; a pending token waits until an operator accepts; a rejected node makes the agent
+stop with exit status 3 and says why; a bad token is exit status 2; kill -9 shows the node
+offline within 1.5 x keep-alive; the broker stopped for a while and restarted: every
+sample taken during the outage arrives exactly once, in order.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import gf
+
+FIXTURES = os.path.join(gf.REPO, "tests", "unit", "agent", "fixtures")
+KEEPALIVE = 4
+
+
+def wait_for(fn, timeout=30, step=0.2, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class Agent:
+    """One gatefleet-agent process with its own state_dir."""
+
+    def __init__(self, srv, token, fixture="ups", name="agent", extra=()):
+        self.dir = os.path.join(srv.tmp, gf.uniq(name))
+        os.makedirs(self.dir)
+        self.log_path = os.path.join(self.dir, "agent.log")
+        self.args = [os.environ["GF_AGENT_BIN"], "--server_url", srv.base_url,
+                     "--state_dir", os.path.join(self.dir, "state"),
+                     "--procfs_root", os.path.join(FIXTURES, fixture, "proc"),
+                     "--sysfs_root", os.path.join(FIXTURES, fixture, "sys"),
+                     "--health_interval", "1", "--keepalive", str(KEEPALIVE),
+                     "--log_level", "debug"] + list(extra)
+        if token:
+            self.args += ["--enrollment_token", token]
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout)
+        self.log.close()
+        return self.proc.returncode
+
+    def wait_exit(self, timeout=30):
+        return self.proc.wait(timeout)
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def node_id(self):
+        import json
+        with open(os.path.join(self.dir, "state", "node.json")) as f:
+            return json.load(f)["node_id"]
+
+
+class AgentTest(gf.GfTestCase):
+    start_server = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.broker = gf.Broker().start()
+        cls.srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="agent").start()
+        cls.admin = cls.srv.admin()
+        t = gf.make_tenant(cls.admin)
+        cls.pid = gf.make_project(cls.admin, t["id"])["id"]
+        cls.admin.post(f"/projects/{cls.pid}/clusters", cls.broker.cluster_body()).expect(201)
+        cls.token = cls.admin.post(f"/projects/{cls.pid}/enrollment-tokens", {
+            "auto_accept": True, "default_labels": {"site": "test"}}).expect(201).json["secret"]
+        cls.agents = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for a in cls.agents:
+            if a.proc and a.proc.poll() is None:
+                a.proc.kill()
+        super().tearDownClass()
+        cls.broker.stop()
+
+    def agent(self, token=None, **kw):
+        a = Agent(self.srv, self.token if token is None else token, **kw)
+        self.agents.append(a)
+        return a
+
+    def node(self, node_id):
+        return self.admin.get(f"/nodes/{node_id}").expect(200).json
+
+    def samples(self, node_id):
+        return self.srv.sql(f"SELECT seq FROM health_samples WHERE node_id = '{node_id}' "
+                            f"ORDER BY seq")
+
+    def test_enroll_health_restart_same_node(self):
+        a = self.agent().start()
+        node_id = wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+                           and a.node_id(), what="node.json")
+        wait_for(lambda: self.node(node_id)["online"] and self.node(node_id)["health"],
+                 what="online with health")
+        n = self.node(node_id)
+        self.assertEqual(n["labels"], {"site": "test"})
+        self.assertTrue(n["health"]["power"]["on_battery"], n["health"])
+        self.assertIn("cpu", n["health"])
+        self.assertGreaterEqual(n["session"], 1)
+        self.assertTrue(n["inventory"].get("hostname"))
+        st = os.stat(os.path.join(a.dir, "state", "identity.key"))
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        sm = self.admin.get(f"/projects/{self.pid}/health/summary").json
+        self.assertGreaterEqual(sm["on_battery"], 1)
+        wait_for(lambda: len(self.samples(node_id)) >= 3, what="3 samples")
+        # Clean stop: offline with reason shutdown; restart: the same node, a new session.
+        self.assertEqual(a.stop(), 0)
+        wait_for(lambda: self.node(node_id)["offline_reason"] == "shutdown", what="shutdown")
+        before = self.node(node_id)["session"]
+        a.start()
+        wait_for(lambda: self.node(node_id)["online"] and self.node(node_id)["session"] > before,
+                 what="back online with a newer session")
+        self.assertEqual(self.srv.scalar(f"SELECT count(*) FROM nodes WHERE project_id = "
+                                         f"'{self.pid}' AND public_key = (SELECT public_key FROM "
+                                         f"nodes WHERE id = '{node_id}')"), "1")
+        self.assertNotIn(self.token, a.text())
+        a.stop()
+        seqs = [int(r[0]) for r in self.samples(node_id)]
+        self.assertEqual(seqs, sorted(set(seqs)), "duplicate samples")
+
+    def test_pending_then_accept_and_reject(self):
+        pending = self.admin.post(f"/projects/{self.pid}/enrollment-tokens",
+                                  {"auto_accept": False}).expect(201).json["secret"]
+        a = self.agent(token=pending).start()
+        node_id = wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+                           and a.node_id(), what="pending node")
+        self.assertEqual(self.node(node_id)["status"], "pending")
+        self.admin.post(f"/nodes/{node_id}/accept").expect(200)
+        wait_for(lambda: self.node(node_id)["online"], timeout=45, what="online after accept")
+        # Reject: the broker account goes, the agent re-asks the server and stops, loudly.
+        self.admin.post(f"/nodes/{node_id}/reject").expect(200)
+        rc = a.wait_exit(60)
+        self.assertEqual(rc, 3, a.text()[-2000:])
+        self.assertIn("rejected", a.text())
+
+    def test_bad_token_is_a_configuration_error(self):
+        a = self.agent(token="gfe_" + "x" * 40).start()
+        self.assertEqual(a.wait_exit(30), 2, a.text()[-2000:])
+        self.assertIn("enrollment token refused", a.text())
+
+    def test_kill_9_shows_offline_within_1_5_keepalive(self):
+        a = self.agent().start()
+        node_id = wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+                           and a.node_id(), what="node.json")
+        wait_for(lambda: self.node(node_id)["online"], what="online")
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait(10)
+        t0 = time.monotonic()
+        wait_for(lambda: not self.node(node_id)["online"], timeout=KEEPALIVE * 3, step=0.1,
+                 what="offline")
+        took = time.monotonic() - t0
+        self.assertLessEqual(took, KEEPALIVE * 1.5, f"offline after {took:.1f} s")
+        self.assertIn(self.node(node_id)["offline_reason"], ("will", "overdue"))
+        a.log.close()
+
+    def test_broker_outage_every_sample_once(self):
+        a = self.agent().start()
+        node_id = wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+                           and a.node_id(), what="node.json")
+        wait_for(lambda: len(self.samples(node_id)) >= 2, what="samples before the outage")
+        self.broker.stop()
+        outage = time.monotonic()
+        time.sleep(8)  # the agent keeps sampling into its spool
+        self.broker.start()
+        wait_for(lambda: self.node(node_id)["online"] and
+                 self.srv.scalar(f"SELECT max(seq) FROM health_samples WHERE node_id = "
+                                 f"'{node_id}' AND at > now() - interval '2 seconds'"),
+                 timeout=90, what="samples after the outage")
+        a.stop()
+        time.sleep(1)
+        seqs = [int(r[0]) for r in self.samples(node_id)]
+        self.assertEqual(len(seqs), len(set(seqs)), "a sample was stored twice")
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))),
+                         f"a hole in the sequence: {seqs}")
+        during = self.srv.scalar(
+            f"SELECT count(*) FROM health_samples WHERE node_id = '{node_id}' AND at BETWEEN "
+            f"now() - make_interval(secs => {time.monotonic() - outage}) AND "
+            f"now() - make_interval(secs => {time.monotonic() - outage - 7})")
+        self.assertGreaterEqual(int(during), 5, "samples taken during the outage are missing")
+
+
+if __name__ == "__main__":
+    gf.main()
