@@ -231,13 +231,15 @@ class Broker:
 
     PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
-    def __init__(self, name="broker", persistence=False):
+    def __init__(self, name="broker", persistence=False, tls=None):
         tag = os.path.splitext(os.path.basename(sys.argv[0]))[0]
         self.dir = tempfile.mkdtemp(prefix=f"{tag}-{name}-", dir=run_root())
         self.admin_user = "admin"
         self.admin_password = new_password()
         self.persistence = persistence
         self.port = free_port()
+        self.tls = tls  # (cafile, certfile, keyfile): a second, TLS listener on tls_port
+        self.tls_port = free_port() if tls else None
         self.proc = None
         self.log_path = os.path.join(self.dir, "mosquitto.log")
         plugin = self.PLUGIN
@@ -272,6 +274,7 @@ persistence {"true" if self.persistence else "false"}
 persistence_location {self.dir}/
 max_inflight_messages 1000
 max_queued_messages 100000
+{self._tls_listener()}
 log_dest stderr
 log_type error
 log_type warning
@@ -290,6 +293,13 @@ log_type notice
                 break
             time.sleep(0.05)
         raise AssertionError(f"mosquitto did not start: {self.log()}")
+
+    def _tls_listener(self):
+        if not self.tls:
+            return ""
+        ca, cert, key = self.tls
+        return (f"listener {self.tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\n"
+                f"keyfile {key}\n")
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc is not None and self.proc.poll() is None:

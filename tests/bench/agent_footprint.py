@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""agent_footprint.py - memory and CPU of one gatefleet-agent at a 10 s health interval with
+TLS to the broker, on this machine's real /proc and /sys.
+
+Makes a throwaway CA and a certificate for 127.0.0.1 (openssl), starts the harness's
+PostgreSQL, a private mosquitto with dynamic security and a TLS listener, a release server
+(which talks to the plain listener) and a release agent (GF_AGENT_BIN, default
+build/release/agent/gatefleet-agent) that enrolls and then talks MQTT over TLS only. After
+the agent is online it waits --seconds and prints the agent's RSS, peak RSS, PSS
+(/proc/<pid>/smaps_rollup), private memory and CPU seconds, extrapolated to CPU-seconds per hour.
+Usage: tests/bench/agent_footprint.py [--seconds 120] [--interval 10]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, HERE)
+
+from ingest_bench import proc_cpu_seconds, proc_status  # noqa: E402
+
+
+def rollup(pid, key):
+    """A field of /proc/<pid>/smaps_rollup in bytes (Pss, Private_Dirty, ...)."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def make_certs(d):
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=gf-test-ca",
+         "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.pem")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-keyout", f"{d}/broker.key", "-out", f"{d}/broker.csr")
+    with open(f"{d}/ext.cnf", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", f"{d}/broker.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key",
+         "-CAcreateserial", "-days", "2", "-extfile", f"{d}/ext.cnf", "-out", f"{d}/broker.pem")
+    for f in ("ca.pem", "broker.pem", "broker.key"):
+        os.chmod(f"{d}/{f}", 0o644)
+    return f"{d}/ca.pem", f"{d}/broker.pem", f"{d}/broker.key"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=120)
+    ap.add_argument("--interval", type=int, default=10)
+    args = ap.parse_args()
+    os.environ.setdefault("GF_SERVER_BIN",
+                          os.path.join(REPO, "build", "release", "server", "gatefleet-server"))
+    agent_bin = os.environ.get("GF_AGENT_BIN",
+                               os.path.join(REPO, "build", "release", "agent", "gatefleet-agent"))
+    fixtures = tempfile.mkdtemp(prefix="gf-footprint-", dir="/tmp")
+    os.chmod(fixtures, 0o755)
+    os.environ["GF_FIXTURES"] = fixtures
+    os.environ["GF_REPO"] = REPO
+    harness = os.path.join(REPO, "tests", "harness")
+    for svc in ("pg", "mqtt"):
+        subprocess.run(["bash", os.path.join(harness, svc + ".sh"), "start",
+                        os.path.join(fixtures, svc)], check=True, stdout=subprocess.DEVNULL)
+    import gf  # noqa: E402
+    certs = make_certs(fixtures)
+    broker = gf.Broker(name="footprint", tls=certs).start()
+    agent = None
+    try:
+        with gf.Server(name="footprint", extra_args=["--log_level", "warn"]) as srv:
+            admin = srv.admin()
+            t = gf.make_tenant(admin)
+            p = gf.make_project(admin, t["id"])["id"]
+            body = broker.cluster_body()
+            body["agent_url"] = f"mqtts://127.0.0.1:{broker.tls_port}"
+            body["server_url"] = broker.url
+            admin.post(f"/projects/{p}/clusters", body).expect(201)
+            token = admin.post(f"/projects/{p}/enrollment-tokens",
+                               {"auto_accept": True}).expect(201).json["secret"]
+            state = os.path.join(fixtures, "agent")
+            log = open(os.path.join(fixtures, "agent.log"), "wb")
+            env = dict(os.environ, GATEFLEET_AGENT_ENROLLMENT_TOKEN=token)
+            agent = subprocess.Popen([agent_bin, "--server_url", srv.base_url, "--state_dir", state,
+                                      "--broker_ca_file", certs[0], "--health_interval",
+                                      str(args.interval), "--log_level", "warn"],
+                                     stdout=log, stderr=subprocess.STDOUT, env=env)
+            deadline = time.monotonic() + 60
+            node = None
+            while time.monotonic() < deadline and node is None:
+                items = admin.get(f"/projects/{p}/nodes", query={"online": "true"}).json["items"]
+                node = items[0] if items else None
+                time.sleep(0.5)
+            if node is None:
+                raise SystemExit("the agent did not come online over TLS")
+            time.sleep(5)
+            cpu0, w0 = proc_cpu_seconds(agent.pid), time.monotonic()
+            time.sleep(args.seconds)
+            cpu, wall = proc_cpu_seconds(agent.pid) - cpu0, time.monotonic() - w0
+            samples = int(srv.scalar(
+                f"SELECT count(*) FROM health_samples WHERE node_id = '{node['id']}'"))
+            result = {
+                "tls": True, "health_interval_s": args.interval, "window_s": round(wall),
+                "samples_stored": samples,
+                "agent_rss_mb": round(proc_status(agent.pid, "VmRSS") / 2**20, 2),
+                "agent_peak_rss_mb": round(proc_status(agent.pid, "VmHWM") / 2**20, 2),
+                "agent_pss_mb": round(rollup(agent.pid, "Pss") / 2**20, 2),
+                "agent_private_mb": round((rollup(agent.pid, "Private_Dirty") +
+                                           rollup(agent.pid, "Private_Clean")) / 2**20, 2),
+                "agent_cpu_seconds_per_hour": round(cpu / wall * 3600, 1),
+            }
+            agent.terminate()
+            agent.wait(15)
+            print(json.dumps(result, indent=2))
+    finally:
+        if agent is not None and agent.poll() is None:
+            agent.kill()
+        broker.stop()
+        for svc in ("mqtt", "pg"):
+            subprocess.run(["bash", os.path.join(harness, svc + ".sh"), "stop",
+                            os.path.join(fixtures, svc)], stdout=subprocess.DEVNULL)
+
+
+if __name__ == "__main__":
+    main()
