@@ -26,6 +26,7 @@
 #include "log.h"
 #include "timefmt.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -589,6 +590,9 @@ static void *writer(void *arg)
         for (size_t i = 0; i < n; i++) {
             item_free(items[i]);
         }
+        /* A batch's parsed JSON is large and short-lived: give the pages back, so resident
+         * memory follows the work in flight, not the largest batch ever seen. */
+        malloc_trim(0);
     }
     gf_free(items);
     return NULL;
