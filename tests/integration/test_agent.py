@@ -203,5 +203,61 @@ class AgentTest(gf.GfTestCase):
         self.assertGreaterEqual(int(during), 5, "samples taken during the outage are missing")
 
 
+class ServerCrashTest(gf.GfTestCase):
+    """The server is killed (SIGKILL, mid-batch as far as it knows) while an agent streams,
+    and started again on the same database, keys and port: the agent's spool covers the gap;
+    every sample arrives once, in order, without holes."""
+
+    start_server = False
+
+    def test_server_killed_mid_stream(self):
+        broker = gf.Broker(name="crash").start()
+        port = gf.free_port()
+        keep = os.path.join(gf.run_root(), gf.uniq("crash-state"))
+        os.makedirs(keep)
+        args = ("--fleet_interval_ms", "100", "--listen", f"127.0.0.1:{port}", "--state_dir",
+                os.path.join(keep, "state"), "--master_key_file", os.path.join(keep, "master.key"))
+        srv = gf.Server(extra_args=args, name="crash1").start()
+        agent = None
+        try:
+            admin = srv.admin()
+            t = gf.make_tenant(admin)
+            pid = gf.make_project(admin, t["id"])["id"]
+            admin.post(f"/projects/{pid}/clusters", broker.cluster_body()).expect(201)
+            token = admin.post(f"/projects/{pid}/enrollment-tokens",
+                               {"auto_accept": True}).expect(201).json["secret"]
+            agent = Agent(srv, token, name="crash-agent").start()
+            node_id = wait_for(lambda: os.path.exists(os.path.join(agent.dir, "state",
+                                                                   "node.json"))
+                               and agent.node_id(), what="node.json")
+
+            def count():
+                return int(srv.scalar(f"SELECT count(*) FROM health_samples "
+                                      f"WHERE node_id = '{node_id}'"))
+            wait_for(lambda: count() >= 3, what="samples before the crash")
+            db = srv.db
+            srv.stop(signal.SIGKILL)
+            time.sleep(4)  # the agent keeps sampling; nothing is acknowledged
+            srv = gf.Server(db=db, extra_args=args, name="crash2").start()
+            restarted = time.time()
+            wait_for(lambda: srv.scalar(
+                f"SELECT count(*) FROM health_samples WHERE node_id = '{node_id}' AND "
+                f"at > to_timestamp({restarted + 2})") != "0", timeout=90,
+                what="samples after the restart")
+            agent.stop()
+            time.sleep(1)
+            seqs = [int(r[0]) for r in srv.sql(
+                f"SELECT seq FROM health_samples WHERE node_id = '{node_id}' ORDER BY seq")]
+            self.assertEqual(len(seqs), len(set(seqs)), "a sample was stored twice")
+            self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))),
+                             f"a hole in the sequence: {seqs}")
+            self.assertGreaterEqual(len(seqs), 8)
+        finally:
+            if agent is not None and agent.proc.poll() is None:
+                agent.proc.kill()
+            srv.stop()
+            broker.stop()
+
+
 if __name__ == "__main__":
     gf.main()
