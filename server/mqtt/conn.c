@@ -174,10 +174,10 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     expiry.value.integer4 = (unsigned)(opts->session_expiry > 0 ? opts->session_expiry : 0);
     MQTTProperties_add(&props, &expiry);
     /* Receive Maximum: how many unacknowledged QoS 1 messages the broker may push at once.
-     * paho holds those in memory while the ingest queue is full; 256 keeps that bounded. */
+     * paho holds those in memory while the ingest queue is full; 128 keeps that bounded. */
     MQTTProperty recv_max;
     recv_max.identifier = MQTTPROPERTY_CODE_RECEIVE_MAXIMUM;
-    recv_max.value.integer2 = 256;
+    recv_max.value.integer2 = 128;
     MQTTProperties_add(&props, &recv_max);
     cn.connectProperties = &props;
     if (strncmp(url, "ssl://", 6) == 0) {

@@ -36,7 +36,7 @@
 
 #define GF_INGEST_WRITERS_MAX 16
 #define GF_INGEST_FUTURE_US (24LL * 3600 * 1000000) /* later than this: clock skew */
-#define GF_INGEST_BATCH_BYTES (2u * 1024u * 1024u)   /* payload bytes per transaction */
+#define GF_INGEST_BATCH_BYTES (512u * 1024u)         /* payload bytes per transaction */
 
 enum kind { K_STATE, K_BIRTH, K_HEALTH };
 

@@ -36,22 +36,6 @@ def rollup(pid, key):
     return 0
 
 
-def make_certs(d):
-    def ossl(*args):
-        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=gf-test-ca",
-         "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.pem")
-    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-         "-keyout", f"{d}/broker.key", "-out", f"{d}/broker.csr")
-    with open(f"{d}/ext.cnf", "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    ossl("x509", "-req", "-in", f"{d}/broker.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key",
-         "-CAcreateserial", "-days", "2", "-extfile", f"{d}/ext.cnf", "-out", f"{d}/broker.pem")
-    for f in ("ca.pem", "broker.pem", "broker.key"):
-        os.chmod(f"{d}/{f}", 0o644)
-    return f"{d}/ca.pem", f"{d}/broker.pem", f"{d}/broker.key"
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=120)
@@ -70,7 +54,7 @@ def main():
         subprocess.run(["bash", os.path.join(harness, svc + ".sh"), "start",
                         os.path.join(fixtures, svc)], check=True, stdout=subprocess.DEVNULL)
     import gf  # noqa: E402
-    certs = make_certs(fixtures)
+    certs = gf.make_test_certs(fixtures)
     broker = gf.Broker(name="footprint", tls=certs).start()
     agent = None
     try:

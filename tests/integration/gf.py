@@ -376,6 +376,24 @@ log_type notice
 _brokers = []
 
 
+def make_test_certs(d):
+    """A throwaway CA and a broker certificate for 127.0.0.1 (openssl CLI) in directory d.
+    Returns (ca.pem, broker.pem, broker.key), readable by mosquitto's user."""
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=gf-test-ca",
+         "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.pem")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-keyout", f"{d}/broker.key", "-out", f"{d}/broker.csr")
+    with open(f"{d}/ext.cnf", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", f"{d}/broker.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key",
+         "-CAcreateserial", "-days", "2", "-extfile", f"{d}/ext.cnf", "-out", f"{d}/broker.pem")
+    for f in ("ca.pem", "broker.pem", "broker.key"):
+        os.chmod(f"{d}/{f}", 0o644)
+    return f"{d}/ca.pem", f"{d}/broker.pem", f"{d}/broker.key"
+
+
 def stop_all_brokers():
     for b in list(_brokers):
         b.stop(signal.SIGKILL)

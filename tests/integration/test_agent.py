@@ -203,6 +203,54 @@ class AgentTest(gf.GfTestCase):
         self.assertGreaterEqual(int(during), 5, "samples taken during the outage are missing")
 
 
+class AgentTlsTest(gf.GfTestCase):
+    """The agent talks MQTT over TLS only (the server uses the broker's plain listener, as a
+    data-centre server would): it verifies the broker against broker_ca_file, and without
+    that CA (system store) it refuses the broker and never comes online."""
+
+    start_server = False
+
+    def test_tls_to_the_broker(self):
+        d = os.path.join(gf.run_root(), gf.uniq("tls"))
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        certs = gf.make_test_certs(d)
+        broker = gf.Broker(name="tls", tls=certs).start()
+        srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="tls").start()
+        agents = []
+        try:
+            admin = srv.admin()
+            t = gf.make_tenant(admin)
+            pid = gf.make_project(admin, t["id"])["id"]
+            body = broker.cluster_body()
+            body["agent_url"] = f"mqtts://127.0.0.1:{broker.tls_port}"
+            body["server_url"] = broker.url
+            admin.post(f"/projects/{pid}/clusters", body).expect(201)
+            token = admin.post(f"/projects/{pid}/enrollment-tokens",
+                               {"auto_accept": True}).expect(201).json["secret"]
+            good = Agent(srv, token, name="tls-ok", extra=("--broker_ca_file", certs[0])).start()
+            bad = Agent(srv, token, name="tls-bad").start()
+            agents += [good, bad]
+            ids = [wait_for(lambda a=a: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+                            and a.node_id(), what="node.json") for a in (good, bad)]
+            wait_for(lambda: admin.get(f"/nodes/{ids[0]}").json["online"],
+                     what="online over TLS")
+            wait_for(lambda: srv.scalar(f"SELECT count(*) FROM health_samples WHERE "
+                                        f"node_id = '{ids[0]}'") != "0", what="samples over TLS")
+            time.sleep(3)
+            self.assertFalse(admin.get(f"/nodes/{ids[1]}").json["online"])
+            self.assertEqual(srv.scalar(f"SELECT count(*) FROM health_samples WHERE "
+                                        f"node_id = '{ids[1]}'"), "0")
+            self.assertIn("connect failed", bad.text())
+        finally:
+            for a in agents:
+                if a.proc.poll() is None:
+                    a.stop()
+            srv.stop()
+            srv.check_clean_exit()
+            broker.stop()
+
+
 class ServerCrashTest(gf.GfTestCase):
     """The server is killed (SIGKILL, mid-batch as far as it knows) while an agent streams,
     and started again on the same database, keys and port: the agent's spool covers the gap;
