@@ -97,8 +97,10 @@ static struct curl_slist *sign_headers(struct curl_slist *h, const struct gf_ide
     int n = snprintf(msg, sizeof(msg), "GF1\n%s\n%s\n%s\n%s", method, path, ts, hash);
     gf_identity_sign(id, msg, (size_t)n, sig);
     gf_b64url_encode(sig_text, sizeof(sig_text), sig, sizeof(sig));
-    snprintf(line, sizeof(line), "X-GF-Node: %s", node_id);
-    h = curl_slist_append(h, line);
+    if (node_id != NULL) {
+        snprintf(line, sizeof(line), "X-GF-Node: %s", node_id);
+        h = curl_slist_append(h, line);
+    }
     snprintf(line, sizeof(line), "X-GF-Timestamp: %s", ts);
     h = curl_slist_append(h, line);
     snprintf(line, sizeof(line), "X-GF-Signature: %s", sig_text);
@@ -159,6 +161,7 @@ enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_id
         }
         snprintf(path, sizeof(path), "/api/v1/enroll");
         h = curl_slist_append(h, "Content-Type: application/json");
+        h = sign_headers(h, id, NULL, "POST", path, body); /* proof of possession */
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
     snprintf(url, sizeof(url), "%s%s", cfg->server_url, path);

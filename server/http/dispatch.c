@@ -274,7 +274,11 @@ static enum gf_err idem_store(struct gf_req *r, const char *actor, const char *k
 /* One transaction: [idempotency claim] handler audit [idempotency store] commit. */
 static enum gf_err run_mutation(struct gf_req *r)
 {
-    const char *key = r->method == GF_POST ? gf_req_header(r, "Idempotency-Key") : NULL;
+    /* Unauthenticated routes have no actor to scope stored answers to: a replay could hand
+     * one caller's answer (enrollment credentials) to another, so they ignore the header. */
+    const char *key = r->method == GF_POST && r->match.route->auth != GF_RA_NONE
+                          ? gf_req_header(r, "Idempotency-Key")
+                          : NULL;
     char actor[64];
     int replayed = 0;
     struct gf_dbconn *db;

@@ -25,12 +25,12 @@ enum gf_err gf_nodeauth_verify(struct gf_req *r, const char *node_id, const char
     size_t blen = 0, pklen = 0;
     const char *body = gf_req_body(r, &blen);
 
-    if (node == NULL || ts == NULL || sig_text == NULL) {
+    if ((node == NULL && node_id != NULL) || ts == NULL || sig_text == NULL) {
         return gf_req_fail(r, GF_ERR_AUTH, "X-GF-Signature",
                            "this request must be signed by the node (X-GF-Node, X-GF-Timestamp, "
                            "X-GF-Signature)");
     }
-    if (strcmp(node, node_id) != 0) {
+    if (node_id != NULL && strcmp(node, node_id) != 0) {
         return gf_req_fail(r, GF_ERR_AUTH, "X-GF-Node", "X-GF-Node does not name this node");
     }
     long long t = strtoll(ts, &end, 10);

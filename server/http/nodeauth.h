@@ -13,8 +13,10 @@
 #define GF_NODEAUTH_SKEW 300
 
 /* Check the signature headers of r against the node's public key (hex of 32 bytes).
- * node_id is the node the route names; X-GF-Node must equal it. GF_ERR_AUTH recorded on r
- * with a precise reason (missing header, clock skew with the server's time, bad signature). */
+ * node_id is the node the route names and X-GF-Node must equal it; NULL for POST /enroll,
+ * where the key comes with the body and the signature proves the caller holds it.
+ * GF_ERR_AUTH recorded on r with a precise reason (missing header, clock skew with the
+ * server's time, bad signature). */
 enum gf_err gf_nodeauth_verify(struct gf_req *r, const char *node_id, const char *pk_hex);
 
 #endif

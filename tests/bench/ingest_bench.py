@@ -58,8 +58,8 @@ def enroll(srv, token, n, threads=8):
         anon = srv.client(csrf=None)
         for i in range(k, n, threads):
             key = gf.NodeKey()
-            a = anon.post("/enroll", {"token": token, "public_key": key.public_text,
-                                      "inventory": {"hostname": f"bench-{i}"}}).expect(200).json
+            a = key.enroll(anon, {"token": token, "public_key": key.public_text,
+                                  "inventory": {"hostname": f"bench-{i}"}}).expect(200).json
             out[i] = (a["node_id"], a["mqtt"]["password"])
     ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
     for t in ts:

@@ -947,8 +947,17 @@ class NodeKey:
     def signed_headers(self, node_id, method, path, body=b"", ts=None):
         ts = str(int(time.time()) if ts is None else ts)
         msg = f"GF1\n{method}\n{path}\n{ts}\n{hashlib.sha256(body).hexdigest()}".encode()
-        return {"X-GF-Node": node_id, "X-GF-Timestamp": ts,
-                "X-GF-Signature": b64url(self.sign(msg))}
+        h = {"X-GF-Timestamp": ts, "X-GF-Signature": b64url(self.sign(msg))}
+        if node_id is not None:
+            h["X-GF-Node"] = node_id
+        return h
+
+    def enroll(self, client, body, ts=None):
+        """POST /enroll with body (a dict), signed with this key (proof of possession)."""
+        raw = json.dumps(body).encode()
+        h = self.signed_headers(None, "POST", API + "/enroll", raw, ts=ts)
+        h["Content-Type"] = "application/json"
+        return client.post("/enroll", raw=raw, headers=h)
 
 
 def random_public_key():

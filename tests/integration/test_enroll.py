@@ -38,7 +38,7 @@ class EnrollTest(gf.GfTestCase):
                 "fingerprint": fingerprint or {"machine_id": "m-" + key.public_text[:8]},
                 "inventory": inventory or {"hostname": "gate-" + key.public_text[:6]}}
         body.update(extra)
-        return self.anon.post("/enroll", body)
+        return key.enroll(self.anon, body)
 
     def poll(self, key, node_id, ts=None, headers=None):
         path = f"{gf.API}/enroll/{node_id}"
@@ -148,7 +148,38 @@ class EnrollTest(gf.GfTestCase):
             self.assertEqual(before, self.srv.scalar("SELECT count(*) FROM nodes"))
         big = {"token": t["secret"], "public_key": key.public_text,
                "inventory": {"blob": "x" * 70000}}
-        self.assertProblem(self.anon.post("/enroll", big), 413)
+        self.assertProblem(key.enroll(self.anon, big), 413)
+
+    def test_enrollment_needs_proof_of_possession(self):
+        """Without a signature by the enrolled key nobody gets a node's credentials, not
+        even with a valid token and the node's (readable) public key; stored answers are
+        never replayed to anonymous callers."""
+        t = self.etoken(auto_accept=True)
+        key, thief = gf.NodeKey(), gf.NodeKey()
+        body = {"token": t["secret"], "public_key": key.public_text,
+                "inventory": {"hostname": "victim"}}
+        ok = key.enroll(self.anon, body, )
+        self.assertStatus(ok, 200)
+        before = self.srv.scalar("SELECT count(*) FROM nodes")
+        r = self.anon.post("/enroll", body)
+        self.assertProblem(r, 401)
+        self.assertNotIn("password", r.text)
+        raw = json.dumps(body).encode()
+        forged = thief.signed_headers(None, "POST", gf.API + "/enroll", raw)
+        r = self.anon.post("/enroll", raw=raw, headers=forged)
+        self.assertProblem(r, 401)
+        self.assertNotIn(ok.json["mqtt"]["password"], r.text)
+        skew = key.enroll(self.anon, body, ts=int(time.time()) - 3600)
+        self.assertProblem(skew, 401)
+        self.assertIn("clock", skew.json["detail"])
+        # An Idempotency-Key does not turn a signed answer into a replayable one.
+        h = key.signed_headers(None, "POST", gf.API + "/enroll", raw)
+        h["Idempotency-Key"] = "same-key"
+        self.assertStatus(self.anon.post("/enroll", raw=raw, headers=h), 200)
+        r = self.anon.post("/enroll", raw=raw, headers={"Idempotency-Key": "same-key"})
+        self.assertProblem(r, 401)
+        self.assertNotIn(ok.json["mqtt"]["password"], r.text)
+        self.assertEqual(before, self.srv.scalar("SELECT count(*) FROM nodes"))
 
     def test_pending_accept_reject_cycle(self):
         t = self.etoken(auto_accept=False)

@@ -24,8 +24,8 @@ def enroll_many(srv, token, n):
     out = []
     for _ in range(n):
         key = gf.NodeKey()
-        a = anon.post("/enroll", {"token": token, "public_key": key.public_text,
-                                  "inventory": {"hostname": gf.uniq("sim")}}).expect(200).json
+        a = key.enroll(anon, {"token": token, "public_key": key.public_text,
+                              "inventory": {"hostname": gf.uniq("sim")}}).expect(200).json
         out.append((a["node_id"], a["mqtt"]["password"]))
     return out
 

@@ -61,8 +61,8 @@ class IngestBase(gf.GfTestCase):
     def node(self):
         """Enroll a node; wait until the broker account exists. Returns (id, password)."""
         key = gf.NodeKey()
-        a = self.anon.post("/enroll", {"token": self.token, "public_key": key.public_text,
-                                       "inventory": {"hostname": gf.uniq("st")}}).expect(200).json
+        a = key.enroll(self.anon, {"token": self.token, "public_key": key.public_text,
+                                   "inventory": {"hostname": gf.uniq("st")}}).expect(200).json
         node_id, pw = a["node_id"], a["mqtt"]["password"]
         wait_for(lambda: self.srv.scalar(
             f"SELECT provisioned FROM nodes WHERE id = '{node_id}'") == "t",
@@ -382,8 +382,8 @@ class HealthReadTest(IngestBase):
             nodes = [self.node() for _ in range(3)]
         finally:
             self.token = saved
-        self.anon.post("/enroll", {"token": pending_tok,
-                                   "public_key": gf.NodeKey().public_text}).expect(202)
+        k = gf.NodeKey()
+        k.enroll(self.anon, {"token": pending_tok, "public_key": k.public_text}).expect(202)
         samples = [{"cpu": {"usage_pct": 97.0}, "power": {"on_battery": True},
                     "link": {"default_route": True}},
                    {"cpu": {"usage_pct": 5.0}, "power": {"on_battery": False},

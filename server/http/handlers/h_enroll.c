@@ -2,7 +2,8 @@
  *
  * h_enroll.c - /api/v1/enroll and /api/v1/enroll/{node_id}: agents enrolling themselves
  * (protocol in docs/mqtt.md). POST carries an enrollment token, the node's Ed25519 public key,
- * a hardware fingerprint and the inventory; the same key in the same project is always the
+ * a hardware fingerprint and the inventory, and is signed with that key (proof of
+ * possession, nodeauth.h); the same key in the same project is always the
  * same node (a restart or a lost answer never makes a duplicate, and never uses up the
  * token). The node is accepted at once (auto-accept token, or a key an operator
  * pre-authorised) or waits as pending; a pending agent polls with a request signed by its
@@ -147,6 +148,12 @@ enum gf_err gf_h_enroll(struct gf_req *r)
     if ((err = public_key_hex(r, gf_json_str(body, "public_key"), pk_hex, sizeof(pk_hex))) !=
             GF_OK ||
         (err = fingerprint_text(r, json_object_get(body, "fingerprint"), fp, sizeof(fp))) != GF_OK) {
+        goto out;
+    }
+    /* Proof of possession: the request is signed with the key it enrolls. Without it, a
+     * holder of a token and of another node's public key (which operators can read) could
+     * fetch that node's broker credentials. */
+    if ((err = gf_nodeauth_verify(r, NULL, pk_hex)) != GF_OK) {
         goto out;
     }
     json_t *inventory = json_object_get(body, "inventory");
