@@ -157,10 +157,13 @@ add("/projects/{project_id}/enrollment-tokens", "post", op("createEnrollmentToke
           "expires_at": TS}), {**ok(201, ref("EnrollmentTokenCreated")), **errs(*MUT)}))
 add("/enrollment-tokens/{enrollment_token_id}", "delete", op("revokeEnrollmentToken", "Revoke an enrollment token", "admin", [P("enrollment_token_id", "enrollment token")], None,
     {**ok(204, desc="revoked"), **errs(400, 401, 403, 404, 409)}))
-add("/enroll", "post", op("enroll", "Agent enrollment with a project enrollment token (protocol: docs/mqtt.md)", "none", [],
+SIGH = [{"name": "X-GF-Timestamp", "in": "header", "required": True, "schema": S(), "description": "unix seconds, within 300 s of the server's clock"},
+        {"name": "X-GF-Signature", "in": "header", "required": True, "schema": S(), "description": "base64url Ed25519 signature by the enrolled key over GF1\\nMETHOD\\npath\\ntimestamp\\nhex SHA-256 of the body"}]
+add("/enroll", "post", op("enroll", "Agent enrollment with a project enrollment token, signed by the enrolled key (proof of possession; protocol: docs/mqtt.md)", "none", SIGH,
     {"required": True, "content": {"application/json": {"schema": ref("EnrollRequest")}}},
     {**ok(200, ref("EnrollAccepted"), desc="accepted"), **ok(202, ref("EnrollPending"), desc="pending an operator's decision"), **errs(400, 401, 403, 409, 413, 415, 503)}, security=False))
-add("/enroll/{node_id}", "get", op("enrollPoll", "Enrollment status, signed by the node's key (X-GF-Node, X-GF-Timestamp, X-GF-Signature)", "node", [NODE], None,
+add("/enroll/{node_id}", "get", op("enrollPoll", "Enrollment status, signed by the node's key (X-GF-Node, X-GF-Timestamp, X-GF-Signature)", "node",
+    [NODE, {"name": "X-GF-Node", "in": "header", "required": True, "schema": UUID, "description": "the node id of the path"}] + SIGH, None,
     {**ok(200, ref("EnrollAccepted"), desc="accepted"), **ok(202, ref("EnrollPending"), desc="pending"), **errs(400, 401, 403, 503)}, security=False))
 add("/projects/{project_id}/nodes", "get", op("listNodes", "Nodes of a project", "viewer",
     [PR, Q("status", "pending | accepted | rejected | decommissioned"), Q("online", "true | false (accepted nodes)"),
