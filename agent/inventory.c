@@ -39,7 +39,9 @@ static void os_release(char *out, size_t cap)
                 v++;
                 v[strcspn(v, "\"")] = '\0';
             }
-            snprintf(out, cap, "%s", v);
+            size_t n = strlen(v) < cap ? strlen(v) : cap - 1; /* truncate long names */
+            memcpy(out, v, n);
+            out[n] = '\0';
         }
     }
     if (f != NULL) {
