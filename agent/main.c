@@ -79,6 +79,7 @@ struct agent {
     struct gf_batch batch; /* in flight when batch.records > 0 and sent_us != 0 */
     int64_t sent_us;
     struct gf_buf rec;
+    json_t *last_sample; /* the newest health sample: birth's inventory comes from it */
 };
 
 /* One health sample into the spool. */
@@ -102,7 +103,8 @@ static void sample_once(struct agent *a)
         gf_spool_append(a->spool, a->rec.data, a->rec.len, NULL) != GF_OK) {
         gf_log_error("cannot write the spool", "dir=%s/spool", a->cfg.state_dir);
     }
-    json_decref(s);
+    json_decref(a->last_sample);
+    a->last_sample = s;
 }
 
 static void send_batch(struct agent *a)
@@ -132,11 +134,9 @@ static void send_batch(struct agent *a)
 static void send_birth(struct agent *a)
 {
     char clock[40];
-    json_t *sample = json_object();
-    json_t *inv;
-
-    gf_collect_all(a->states, &a->roots, sample);
-    inv = gf_inventory(&a->roots, sample);
+    /* The newest sample, not a fresh collection: running the collectors out of turn would
+     * shorten the window of the next sample's rates (CPU, link, disk). */
+    json_t *inv = gf_inventory(&a->roots, a->last_sample);
     gf_time_format_rfc3339(gf_time_now_us(), clock, sizeof(clock));
     json_t *b = json_pack("{s:s, s:I, s:s, s:o, s:s, s:i, s:i, s:n}", "boot_id", a->boot_id,
                           "session", (json_int_t)gf_session_number(a->session),
@@ -149,7 +149,6 @@ static void send_birth(struct agent *a)
     }
     free(text);
     json_decref(b);
-    json_decref(sample);
 }
 
 /* Enroll or poll until accepted. force: ask the server even when node.json says accepted
@@ -402,6 +401,7 @@ int main(int argc, char **argv)
 out:
     gf_session_free(a.session);
     gf_spool_close(a.spool);
+    json_decref(a.last_sample);
     gf_collect_free_all(a.states);
     gf_identity_free(a.id);
     gf_buf_free(&a.rec);

@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "file.h"
 #include "log.h"
+#include "mqtturl.h"
 #include "timefmt.h"
 
 #include <MQTTAsync.h>
@@ -220,11 +221,7 @@ enum gf_err gf_session_new(const struct gf_session_opts *o, struct gf_session **
     atomic_store(&s->rtt_ms, -1);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    if (strncmp(o->url, "mqtts://", 8) == 0) {
-        snprintf(url, sizeof(url), "ssl://%s", o->url + 8);
-    } else if (strncmp(o->url, "mqtt://", 7) == 0) {
-        snprintf(url, sizeof(url), "tcp://%s", o->url + 7);
-    } else {
+    if (gf_mqtt_paho_uri(o->url, url, sizeof(url)) != GF_OK) {
         gf_session_free(s);
         return GF_ERR_CONFIG;
     }
@@ -301,7 +298,7 @@ enum gf_err gf_session_connect(struct gf_session *s)
     cn.onSuccess5 = on_connected;
     cn.onFailure5 = on_connect_failed;
     cn.context = s;
-    if (strncmp(s->url, "mqtts://", 8) == 0) {
+    if (gf_mqtt_url_tls(s->url)) {
         ssl.trustStore = s->ca_file[0] ? s->ca_file : NULL;
         ssl.enableServerCertAuth = 1;
         ssl.verify = 1;

@@ -97,3 +97,14 @@ int gf_secure_streq(const char *a, const char *b)
     }
     return la == 0 || sodium_memcmp(a, b, la) == 0;
 }
+
+void gf_secret_token(const char *kind, char *secret, size_t cap, char *shown, size_t shown_cap,
+                     char *hash, size_t hash_cap)
+{
+    char rnd[48];
+
+    gf_random_b64url(rnd, sizeof(rnd), 30);
+    snprintf(secret, cap, "%s%s", kind, rnd);
+    snprintf(shown, shown_cap, "%.12s", secret);
+    gf_sha256_hex(hash, hash_cap, secret, strlen(secret));
+}

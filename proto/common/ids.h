@@ -33,6 +33,12 @@ void gf_hex_encode(char *out, size_t cap, const unsigned char *in, size_t n);
 /* SHA-256 of s[0..n) as 64 hex characters into out (cap >= 65). */
 void gf_sha256_hex(char *out, size_t cap, const void *s, size_t n);
 
+/* A bearer secret the server keeps only as a hash: "<kind>" + 40 base64url characters
+ * (240 random bits) into secret (cap >= 64), its first 12 characters into shown (cap >= 13,
+ * what lists display) and its SHA-256 hex into hash (cap >= 65). */
+void gf_secret_token(const char *kind, char *secret, size_t cap, char *shown, size_t shown_cap,
+                     char *hash, size_t hash_cap);
+
 /* Constant-time comparison of two NUL-terminated strings (length leaks, content does not). */
 int gf_secure_streq(const char *a, const char *b);
 

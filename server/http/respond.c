@@ -133,15 +133,20 @@ enum gf_err gf_reply_row(struct gf_req *r, const struct gf_stmt *st, const char 
         PQclear(res);
         return gf_req_fail(r, GF_ERR_NOTFOUND, "", "no such %s", what);
     }
+    err = gf_reply_result(r, res, status);
+    PQclear(res);
+    return err;
+}
+
+enum gf_err gf_reply_result(struct gf_req *r, const PGresult *res, unsigned status)
+{
     if (PQnfields(res) > 1 && !PQgetisnull(res, 0, 1)) {
         char etag[32];
         snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
         gf_req_add_header(r, "ETag", etag);
     }
-    err = gf_req_reply_text(r, status, "application/json", PQgetvalue(res, 0, 0),
-                            (size_t)PQgetlength(res, 0, 0));
-    PQclear(res);
-    return err;
+    return gf_req_reply_text(r, status, "application/json", PQgetvalue(res, 0, 0),
+                             (size_t)PQgetlength(res, 0, 0));
 }
 
 enum gf_err gf_req_if_match(struct gf_req *r, const char **version)

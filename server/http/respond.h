@@ -28,6 +28,10 @@ enum gf_err gf_page_parse(struct gf_req *r, struct gf_page *pg);
 /* Answer 200 {"items": [col0...], "next_cursor": col1 of the last item or null}. */
 enum gf_err gf_reply_page(struct gf_req *r, PGresult *res, const struct gf_page *pg);
 
+/* Answer status with the JSON of column 0 of row 0 of res and an ETag from column 1 when
+ * the result has one (the shape of every object statement). res stays the caller's. */
+enum gf_err gf_reply_result(struct gf_req *r, const PGresult *res, unsigned status);
+
 /* Run st; no row -> GF_ERR_NOTFOUND (recorded, "no such <what>"); else answer status with
  * the JSON of column 0 and an ETag from column 1 when the statement has one. */
 enum gf_err gf_reply_row(struct gf_req *r, const struct gf_stmt *st, const char *const *params,

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "mqtturl.h"
 
 #include <MQTTAsync.h>
 #include <stdatomic.h>
@@ -126,11 +127,7 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     int rc;
 
     *out = NULL;
-    if (strncmp(opts->url, "mqtt://", 7) == 0) {
-        snprintf(url, sizeof(url), "tcp://%s", opts->url + 7);
-    } else if (strncmp(opts->url, "mqtts://", 8) == 0) {
-        snprintf(url, sizeof(url), "ssl://%s", opts->url + 8);
-    } else {
+    if (gf_mqtt_paho_uri(opts->url, url, sizeof(url)) != GF_OK) {
         return GF_ERR_CONFIG;
     }
     if ((c = gf_calloc(1, sizeof(*c))) == NULL) {
@@ -180,7 +177,7 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     recv_max.value.integer2 = 128;
     MQTTProperties_add(&props, &recv_max);
     cn.connectProperties = &props;
-    if (strncmp(url, "ssl://", 6) == 0) {
+    if (gf_mqtt_url_tls(opts->url)) {
         ssl.trustStore = c->ca_file;
         ssl.enableServerCertAuth = 1;
         ssl.verify = 1;

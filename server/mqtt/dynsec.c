@@ -178,6 +178,26 @@ static const char *first_error(const json_t *responses, const char *const *ok_er
     return NULL;
 }
 
+/* Send cmds (stolen), wait for the answers, and fail with diag on the first error that is
+ * not one of ok. resp (optional) receives the answers (caller decrefs). */
+static enum gf_err run_commands(struct gf_broker *b, json_t *cmds, const char *const *ok,
+                                json_t **resp, struct gf_diag *diag)
+{
+    json_t *answers = NULL;
+    enum gf_err err = call(b, cmds, &answers, diag);
+    const char *e;
+
+    if (err == GF_OK && (e = first_error(answers, ok)) != NULL) {
+        err = gf_diag_set(diag, GF_ERR_UNAVAILABLE, "broker", "dynamic security: %s", e);
+    }
+    if (resp != NULL && err == GF_OK) {
+        *resp = answers;
+    } else {
+        json_decref(answers);
+    }
+    return err;
+}
+
 static json_t *acl(const char *type, const char *topic)
 {
     return json_pack("{s:s, s:s, s:i, s:b}", "acltype", type, "topic", topic, "priority", 0,
@@ -191,7 +211,6 @@ static enum gf_err ds_ensure(struct gf_broker *b, const char *username, const ch
     static const char *const ok_create[] = {"already exists", "already has", NULL};
     char role[96], pattern[128], shared[160];
     json_t *resp = NULL;
-    const char *e;
     enum gf_err err;
 
     snprintf(role, sizeof(role), "gf-%s", username);
@@ -218,18 +237,15 @@ static enum gf_err ds_ensure(struct gf_broker *b, const char *username, const ch
         json_decref(set_id);
         return GF_ERR_NOMEM;
     }
-    if ((err = call(b, cmds, &resp, diag)) != GF_OK) {
+    if ((err = run_commands(b, cmds, ok_create, &resp, diag)) != GF_OK) {
         json_decref(set_id);
         return err;
     }
-    e = first_error(resp, ok_create);
     int existed = json_string_value(json_object_get(json_array_get(resp, 1), "error")) != NULL;
     json_decref(resp);
-    resp = NULL;
-    if (e != NULL || !existed) {
+    if (!existed) {
         json_decref(set_id);
-        return e ? gf_diag_set(diag, GF_ERR_UNAVAILABLE, "broker", "dynamic security: %s", e)
-                 : GF_OK;
+        return GF_OK;
     }
     /* The account existed: bring its password, client id and role up to date. mosquitto
      * 2.0 answers "Internal error" to addClientRole when the client has the role already. */
@@ -238,43 +254,18 @@ static enum gf_err ds_ensure(struct gf_broker *b, const char *username, const ch
                      "setClientPassword", "username", username, "password", password, set_id,
                      "command", "addClientRole", "username", username, "rolename", role,
                      "priority", 0);
-    if (cmds == NULL) {
-        return GF_ERR_NOMEM;
-    }
-    if ((err = call(b, cmds, &resp, diag)) != GF_OK) {
-        return err;
-    }
-    e = first_error(resp, ok_update);
-    if (e != NULL) {
-        err = gf_diag_set(diag, GF_ERR_UNAVAILABLE, "broker", "dynamic security: %s", e);
-    }
-    json_decref(resp);
-    return err;
+    return cmds ? run_commands(b, cmds, ok_update, NULL, diag) : GF_ERR_NOMEM;
 }
 
 static enum gf_err ds_remove(struct gf_broker *b, const char *username, struct gf_diag *diag)
 {
     static const char *const ok_delete[] = {"not found", NULL};
     char role[96];
-    json_t *resp = NULL;
-    const char *e;
-    enum gf_err err;
 
     snprintf(role, sizeof(role), "gf-%s", username);
     json_t *cmds = json_pack("[{s:s, s:s}, {s:s, s:s}]", "command", "deleteClient", "username",
                              username, "command", "deleteRole", "rolename", role);
-    if (cmds == NULL) {
-        return GF_ERR_NOMEM;
-    }
-    if ((err = call(b, cmds, &resp, diag)) != GF_OK) {
-        return err;
-    }
-    e = first_error(resp, ok_delete);
-    if (e != NULL) {
-        err = gf_diag_set(diag, GF_ERR_UNAVAILABLE, "broker", "dynamic security: %s", e);
-    }
-    json_decref(resp);
-    return err;
+    return cmds ? run_commands(b, cmds, ok_delete, NULL, diag) : GF_ERR_NOMEM;
 }
 
 static const struct gf_broker_ops mosquitto_ops = {"mosquitto", ds_open,   ds_close,

@@ -224,35 +224,40 @@ static int add_health(struct gf_ingest *ing, struct batch *b, const struct item 
         (json_object_get(msg, "dropped") && !int_field(msg, "dropped", 0, INT64_MAX, &dropped))) {
         return 0;
     }
-    /* Validate every record first: a message is taken whole or not at all. */
+    /* One pass into a message-local array: a message is taken whole or not at all. */
+    json_t *recs = json_array();
+    unsigned skewed = 0, old = 0;
+    if (recs == NULL) {
+        return 0;
+    }
     json_array_foreach(records, i, r) {
         long long seq;
         int64_t at;
-        const char *ts = str_field(r, "at", 40);
-        if (!int_field(r, "seq", 1, INT64_MAX, &seq) || ts == NULL ||
-            gf_time_parse_rfc3339(ts, &at) != GF_OK ||
-            !json_is_object(json_object_get(r, "sample"))) {
-            return 0;
-        }
-    }
-    json_array_foreach(records, i, r) {
-        int64_t at;
         char ts[40];
         int keep = 1;
-        gf_time_parse_rfc3339(json_string_value(json_object_get(r, "at")), &at);
+        const char *text = str_field(r, "at", 40);
+        json_t *sample = json_object_get(r, "sample");
+        if (!int_field(r, "seq", 1, INT64_MAX, &seq) || text == NULL ||
+            gf_time_parse_rfc3339(text, &at) != GF_OK || !json_is_object(sample)) {
+            json_decref(recs);
+            return 0;
+        }
         if (at > now + GF_INGEST_FUTURE_US) {
-            count_drop(ing, D_CLOCK); /* stored, at the receive time */
+            skewed++; /* stored, at the receive time */
             at = now;
         } else if (at < floor) {
-            count_drop(ing, D_TOO_OLD); /* acknowledged, not stored */
+            old++; /* acknowledged, not stored */
             keep = 0;
         }
         gf_time_format_rfc3339(at, ts, sizeof(ts));
-        json_array_append_new(b->records,
-                              json_pack("{s:s, s:s, s:I, s:s, s:O, s:b}", "n", it->node, "b", boot,
-                                        "s", json_integer_value(json_object_get(r, "seq")), "a",
-                                        ts, "v", json_object_get(r, "sample"), "k", keep));
+        json_array_append_new(recs, json_pack("{s:s, s:s, s:I, s:s, s:O, s:b}", "n", it->node,
+                                              "b", boot, "s", (json_int_t)seq, "a", ts, "v",
+                                              sample, "k", keep));
     }
+    json_array_extend(b->records, recs);
+    json_decref(recs);
+    atomic_fetch_add(&ing->dropped[D_CLOCK], skewed);
+    atomic_fetch_add(&ing->dropped[D_TOO_OLD], old);
     json_array_append_new(b->seen, json_pack("{s:s, s:I, s:s, s:I}", "n", it->node, "session",
                                              (json_int_t)session, "boot", boot, "dropped",
                                              (json_int_t)dropped));

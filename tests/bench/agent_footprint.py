@@ -16,15 +16,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ingest_bench import proc_cpu_seconds, proc_status  # noqa: E402
+import benchenv  # noqa: E402  (also puts tests/integration on the path)
+from benchenv import REPO, proc_cpu_seconds, proc_status  # noqa: E402
+
 
 
 def rollup(pid, key):
@@ -41,18 +39,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=120)
     ap.add_argument("--interval", type=int, default=10)
     args = ap.parse_args()
-    os.environ.setdefault("GF_SERVER_BIN",
-                          os.path.join(REPO, "build", "release", "server", "gatefleet-server"))
     agent_bin = os.environ.get("GF_AGENT_BIN",
                                os.path.join(REPO, "build", "release", "agent", "gatefleet-agent"))
-    fixtures = tempfile.mkdtemp(prefix="gf-footprint-", dir="/tmp")
-    os.chmod(fixtures, 0o755)
-    os.environ["GF_FIXTURES"] = fixtures
-    os.environ["GF_REPO"] = REPO
-    harness = os.path.join(REPO, "tests", "harness")
-    for svc in ("pg", "mqtt"):
-        subprocess.run(["bash", os.path.join(harness, svc + ".sh"), "start",
-                        os.path.join(fixtures, svc)], check=True, stdout=subprocess.DEVNULL)
+    fixtures = benchenv.start("gf-footprint-")
     import gf  # noqa: E402
     certs = gf.make_test_certs(fixtures)
     broker = gf.Broker(name="footprint", tls=certs).start()
@@ -62,10 +51,7 @@ def main():
             admin = srv.admin()
             t = gf.make_tenant(admin)
             p = gf.make_project(admin, t["id"])["id"]
-            body = broker.cluster_body()
-            body["agent_url"] = f"mqtts://127.0.0.1:{broker.tls_port}"
-            body["server_url"] = broker.url
-            admin.post(f"/projects/{p}/clusters", body).expect(201)
+            admin.post(f"/projects/{p}/clusters", broker.cluster_body(tls=True)).expect(201)
             token = admin.post(f"/projects/{p}/enrollment-tokens",
                                {"auto_accept": True}).expect(201).json["secret"]
             state = os.path.join(fixtures, "agent")
@@ -106,9 +92,7 @@ def main():
         if agent is not None and agent.poll() is None:
             agent.kill()
         broker.stop()
-        for svc in ("mqtt", "pg"):
-            subprocess.run(["bash", os.path.join(harness, svc + ".sh"), "stop",
-                            os.path.join(fixtures, svc)], stdout=subprocess.DEVNULL)
+        benchenv.stop(fixtures)
 
 
 if __name__ == "__main__":

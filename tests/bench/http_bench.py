@@ -20,16 +20,14 @@ import argparse
 import http.client
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import benchenv  # noqa: E402  (also puts tests/integration on the path)
 
 
 def drive(base, method, path_fn, body_fn, headers, threads, seconds):
@@ -76,16 +74,7 @@ def main():
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=5.0)
     args = ap.parse_args()
-    os.environ.setdefault("GF_SERVER_BIN",
-                          os.path.join(REPO, "build", "release", "server", "gatefleet-server"))
-    fixtures = tempfile.mkdtemp(prefix="gf-bench-", dir="/tmp")
-    os.chmod(fixtures, 0o755)
-    os.environ["GF_FIXTURES"] = fixtures
-    os.environ["GF_REPO"] = REPO
-    harness = os.path.join(REPO, "tests", "harness")
-    for svc in ("pg", "mqtt"):
-        subprocess.run(["bash", os.path.join(harness, svc + ".sh"), "start",
-                        os.path.join(fixtures, svc)], check=True, stdout=subprocess.DEVNULL)
+    fixtures = benchenv.start("gf-bench-")
     import gf  # noqa: E402  (needs the environment above)
     try:
         with gf.Server(name="bench", extra_args=["--log_level", "warn", "--http_threads",
@@ -124,9 +113,7 @@ def main():
                 print(f"{k:10} {v['rps']:9.0f} {v['p50_ms']:8.2f} {v['p99_ms']:8.2f} "
                       f"{v['rps'] / base:9.3f} {v['errors']:6d}")
     finally:
-        for svc in ("mqtt", "pg"):
-            subprocess.run(["bash", os.path.join(harness, svc + ".sh"), "stop",
-                            os.path.join(fixtures, svc)], stdout=subprocess.DEVNULL)
+        benchenv.stop(fixtures)
 
 
 if __name__ == "__main__":

@@ -26,28 +26,13 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-
-def proc_cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    tck = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tck
-
-
-def proc_status(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
+import benchenv  # noqa: E402  (also puts tests/integration on the path)
+from benchenv import REPO, proc_cpu_seconds, proc_status  # noqa: E402
 
 
 def enroll(srv, token, n, threads=8):
@@ -78,18 +63,9 @@ def main():
     args = ap.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    os.environ.setdefault("GF_SERVER_BIN",
-                          os.path.join(REPO, "build", "release", "server", "gatefleet-server"))
     sim = os.environ.get("GF_FLEETSIM_BIN",
                          os.path.join(REPO, "build", "release", "tests", "sim", "fleetsim"))
-    fixtures = tempfile.mkdtemp(prefix="gf-bench-", dir="/tmp")
-    os.chmod(fixtures, 0o755)
-    os.environ["GF_FIXTURES"] = fixtures
-    os.environ["GF_REPO"] = REPO
-    harness = os.path.join(REPO, "tests", "harness")
-    for svc in ("pg", "mqtt"):
-        subprocess.run(["bash", os.path.join(harness, svc + ".sh"), "start",
-                        os.path.join(fixtures, svc)], check=True, stdout=subprocess.DEVNULL)
+    fixtures = benchenv.start("gf-bench-")
     import gf  # noqa: E402  (needs the environment above)
     broker = gf.Broker(name="bench").start()
     broker.make_client("sink", "sink-password")
@@ -175,9 +151,7 @@ def main():
             print(json.dumps(result, indent=2))
     finally:
         broker.stop()
-        for svc in ("mqtt", "pg"):
-            subprocess.run(["bash", os.path.join(harness, svc + ".sh"), "stop",
-                            os.path.join(fixtures, svc)], stdout=subprocess.DEVNULL)
+        benchenv.stop(fixtures)
 
 
 if __name__ == "__main__":

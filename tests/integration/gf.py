@@ -337,9 +337,15 @@ log_type notice
         self.ctrl("createClient", user, "-p", password)
         self.ctrl("addClientRole", user, role)
 
-    def cluster_body(self, name=None):
-        return {"name": name or uniq("cluster"), "kind": "mosquitto", "agent_url": self.url,
+    def cluster_body(self, name=None, tls=False):
+        """POST /clusters body for this broker. tls: agents use the TLS listener, the server
+        the plain one (as a server inside the data centre would)."""
+        body = {"name": name or uniq("cluster"), "kind": "mosquitto", "agent_url": self.url,
                 "admin_username": self.admin_user, "admin_password": self.admin_password}
+        if tls:
+            body["agent_url"] = f"mqtts://127.0.0.1:{self.tls_port}"
+            body["server_url"] = self.url
+        return body
 
     def pub(self, topic, payload, user, password, client_id=None, qos=1, retain=False,
             timeout=10):
@@ -966,11 +972,19 @@ def random_public_key():
 
 def closed_mqtt_url():
     """An mqtt:// URL on a loopback port nothing listens on."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"mqtt://127.0.0.1:{port}"
+    return f"mqtt://127.0.0.1:{free_port()}"
+
+
+def wait_for(fn, timeout=30, step=0.2, what="condition"):
+    """Call fn until it returns something true (returned) or timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def parallel(fn, n):

@@ -21,15 +21,6 @@ FIXTURES = os.path.join(gf.REPO, "tests", "unit", "agent", "fixtures")
 KEEPALIVE = 4
 
 
-def wait_for(fn, timeout=30, step=0.2, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 class Agent:
@@ -112,9 +103,9 @@ class AgentTest(gf.GfTestCase):
 
     def test_enroll_health_restart_same_node(self):
         a = self.agent().start()
-        node_id = wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+        node_id = gf.wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
                            and a.node_id(), what="node.json")
-        wait_for(lambda: self.node(node_id)["online"] and self.node(node_id)["health"],
+        gf.wait_for(lambda: self.node(node_id)["online"] and self.node(node_id)["health"],
                  what="online with health")
         n = self.node(node_id)
         self.assertEqual(n["labels"], {"site": "test"})
@@ -126,13 +117,13 @@ class AgentTest(gf.GfTestCase):
         self.assertEqual(st.st_mode & 0o777, 0o600)
         sm = self.admin.get(f"/projects/{self.pid}/health/summary").json
         self.assertGreaterEqual(sm["on_battery"], 1)
-        wait_for(lambda: len(self.samples(node_id)) >= 3, what="3 samples")
+        gf.wait_for(lambda: len(self.samples(node_id)) >= 3, what="3 samples")
         # Clean stop: offline with reason shutdown; restart: the same node, a new session.
         self.assertEqual(a.stop(), 0)
-        wait_for(lambda: self.node(node_id)["offline_reason"] == "shutdown", what="shutdown")
+        gf.wait_for(lambda: self.node(node_id)["offline_reason"] == "shutdown", what="shutdown")
         before = self.node(node_id)["session"]
         a.start()
-        wait_for(lambda: self.node(node_id)["online"] and self.node(node_id)["session"] > before,
+        gf.wait_for(lambda: self.node(node_id)["online"] and self.node(node_id)["session"] > before,
                  what="back online with a newer session")
         self.assertEqual(self.srv.scalar(f"SELECT count(*) FROM nodes WHERE project_id = "
                                          f"'{self.pid}' AND public_key = (SELECT public_key FROM "
@@ -146,11 +137,11 @@ class AgentTest(gf.GfTestCase):
         pending = self.admin.post(f"/projects/{self.pid}/enrollment-tokens",
                                   {"auto_accept": False}).expect(201).json["secret"]
         a = self.agent(token=pending).start()
-        node_id = wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+        node_id = gf.wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
                            and a.node_id(), what="pending node")
         self.assertEqual(self.node(node_id)["status"], "pending")
         self.admin.post(f"/nodes/{node_id}/accept").expect(200)
-        wait_for(lambda: self.node(node_id)["online"], timeout=45, what="online after accept")
+        gf.wait_for(lambda: self.node(node_id)["online"], timeout=45, what="online after accept")
         # Reject: the broker account goes, the agent re-asks the server and stops, loudly.
         self.admin.post(f"/nodes/{node_id}/reject").expect(200)
         rc = a.wait_exit(60)
@@ -164,13 +155,13 @@ class AgentTest(gf.GfTestCase):
 
     def test_kill_9_shows_offline_within_1_5_keepalive(self):
         a = self.agent().start()
-        node_id = wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+        node_id = gf.wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
                            and a.node_id(), what="node.json")
-        wait_for(lambda: self.node(node_id)["online"], what="online")
+        gf.wait_for(lambda: self.node(node_id)["online"], what="online")
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait(10)
         t0 = time.monotonic()
-        wait_for(lambda: not self.node(node_id)["online"], timeout=KEEPALIVE * 3, step=0.1,
+        gf.wait_for(lambda: not self.node(node_id)["online"], timeout=KEEPALIVE * 3, step=0.1,
                  what="offline")
         took = time.monotonic() - t0
         self.assertLessEqual(took, KEEPALIVE * 1.5, f"offline after {took:.1f} s")
@@ -179,14 +170,14 @@ class AgentTest(gf.GfTestCase):
 
     def test_broker_outage_every_sample_once(self):
         a = self.agent().start()
-        node_id = wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+        node_id = gf.wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
                            and a.node_id(), what="node.json")
-        wait_for(lambda: len(self.samples(node_id)) >= 2, what="samples before the outage")
+        gf.wait_for(lambda: len(self.samples(node_id)) >= 2, what="samples before the outage")
         self.broker.stop()
         outage = time.monotonic()
         time.sleep(8)  # the agent keeps sampling into its spool
         self.broker.start()
-        wait_for(lambda: self.node(node_id)["online"] and
+        gf.wait_for(lambda: self.node(node_id)["online"] and
                  self.srv.scalar(f"SELECT max(seq) FROM health_samples WHERE node_id = "
                                  f"'{node_id}' AND at > now() - interval '2 seconds'"),
                  timeout=90, what="samples after the outage")
@@ -222,20 +213,17 @@ class AgentTlsTest(gf.GfTestCase):
             admin = srv.admin()
             t = gf.make_tenant(admin)
             pid = gf.make_project(admin, t["id"])["id"]
-            body = broker.cluster_body()
-            body["agent_url"] = f"mqtts://127.0.0.1:{broker.tls_port}"
-            body["server_url"] = broker.url
-            admin.post(f"/projects/{pid}/clusters", body).expect(201)
+            admin.post(f"/projects/{pid}/clusters", broker.cluster_body(tls=True)).expect(201)
             token = admin.post(f"/projects/{pid}/enrollment-tokens",
                                {"auto_accept": True}).expect(201).json["secret"]
             good = Agent(srv, token, name="tls-ok", extra=("--broker_ca_file", certs[0])).start()
             bad = Agent(srv, token, name="tls-bad").start()
             agents += [good, bad]
-            ids = [wait_for(lambda a=a: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+            ids = [gf.wait_for(lambda a=a: os.path.exists(os.path.join(a.dir, "state", "node.json"))
                             and a.node_id(), what="node.json") for a in (good, bad)]
-            wait_for(lambda: admin.get(f"/nodes/{ids[0]}").json["online"],
+            gf.wait_for(lambda: admin.get(f"/nodes/{ids[0]}").json["online"],
                      what="online over TLS")
-            wait_for(lambda: srv.scalar(f"SELECT count(*) FROM health_samples WHERE "
+            gf.wait_for(lambda: srv.scalar(f"SELECT count(*) FROM health_samples WHERE "
                                         f"node_id = '{ids[0]}'") != "0", what="samples over TLS")
             time.sleep(3)
             self.assertFalse(admin.get(f"/nodes/{ids[1]}").json["online"])
@@ -275,20 +263,20 @@ class ServerCrashTest(gf.GfTestCase):
             token = admin.post(f"/projects/{pid}/enrollment-tokens",
                                {"auto_accept": True}).expect(201).json["secret"]
             agent = Agent(srv, token, name="crash-agent").start()
-            node_id = wait_for(lambda: os.path.exists(os.path.join(agent.dir, "state",
+            node_id = gf.wait_for(lambda: os.path.exists(os.path.join(agent.dir, "state",
                                                                    "node.json"))
                                and agent.node_id(), what="node.json")
 
             def count():
                 return int(srv.scalar(f"SELECT count(*) FROM health_samples "
                                       f"WHERE node_id = '{node_id}'"))
-            wait_for(lambda: count() >= 3, what="samples before the crash")
+            gf.wait_for(lambda: count() >= 3, what="samples before the crash")
             db = srv.db
             srv.stop(signal.SIGKILL)
             time.sleep(4)  # the agent keeps sampling; nothing is acknowledged
             srv = gf.Server(db=db, extra_args=args, name="crash2").start()
             restarted = time.time()
-            wait_for(lambda: srv.scalar(
+            gf.wait_for(lambda: srv.scalar(
                 f"SELECT count(*) FROM health_samples WHERE node_id = '{node_id}' AND "
                 f"at > to_timestamp({restarted + 2})") != "0", timeout=90,
                 what="samples after the restart")

@@ -17,15 +17,6 @@ import time
 import gf
 
 
-def wait_for(fn, timeout=15, step=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def record(seq, sample=None, at=None):
@@ -64,14 +55,14 @@ class IngestBase(gf.GfTestCase):
         a = key.enroll(self.anon, {"token": self.token, "public_key": key.public_text,
                                    "inventory": {"hostname": gf.uniq("st")}}).expect(200).json
         node_id, pw = a["node_id"], a["mqtt"]["password"]
-        wait_for(lambda: self.srv.scalar(
+        gf.wait_for(lambda: self.srv.scalar(
             f"SELECT provisioned FROM nodes WHERE id = '{node_id}'") == "t",
             what="broker account provisioned")
         # The server subscribes asynchronously: probe until a birth gets through.
         def probe():
             self.pub(node_id, pw, "birth", {"boot_id": "probe", "session": 0})
             return self.srv.scalar(f"SELECT boot_id FROM nodes WHERE id = '{node_id}'") == "probe"
-        wait_for(probe, step=0.3, what="ingest subscribed")
+        gf.wait_for(probe, step=0.3, what="ingest subscribed")
         return node_id, pw
 
     def pub(self, node_id, pw, kind, body, topic_node=None, **kw):
@@ -104,14 +95,14 @@ class IngestTest(IngestBase):
         body = {"boot_id": boot, "session": 1, "records": [record(1), record(2), record(3)],
                 "dropped": 0}
         self.assertEqual(self.pub(node_id, pw, "health", body).returncode, 0)
-        wait_for(lambda: self.samples(node_id) == 3, what="3 samples stored")
+        gf.wait_for(lambda: self.samples(node_id) == 3, what="3 samples stored")
         self.assertEqual(self.srv.scalar(
             f"SELECT seq FROM telemetry_cursors WHERE node_id = '{node_id}'"), "3")
         # Resend (agent did not see the ack): stored once, acknowledged again.
         self.assertEqual(self.pub(node_id, pw, "health", body).returncode, 0)
         body2 = {"boot_id": boot, "session": 1, "records": [record(3), record(4)]}
         self.assertEqual(self.pub(node_id, pw, "health", body2).returncode, 0)
-        wait_for(lambda: self.samples(node_id) == 4, what="4 samples")
+        gf.wait_for(lambda: self.samples(node_id) == 4, what="4 samples")
         time.sleep(0.5)
         self.assertEqual(self.samples(node_id), 4)
         node = self.admin.get(f"/nodes/{node_id}").expect(200).json
@@ -162,7 +153,7 @@ class IngestTest(IngestBase):
         boot = gf.random_uuid()
         self.pub(node_id, pw, "state", {"state": "online", "boot_id": boot, "session": 5},
                  retain=True)
-        wait_for(lambda: self.node_json(node_id)["online"], what="online")
+        gf.wait_for(lambda: self.node_json(node_id)["online"], what="online")
         self.assertEqual(self.node_json(node_id)["session"], 5)
         # A Will of session 4 delivered late: stale, ignored.
         self.pub(node_id, pw, "state", {"state": "offline", "boot_id": boot, "session": 4,
@@ -175,16 +166,16 @@ class IngestTest(IngestBase):
         # it (reordered) does not bring the node back.
         self.pub(node_id, pw, "state", {"state": "offline", "boot_id": boot, "session": 5,
                                         "reason": "will"})
-        wait_for(lambda: not self.node_json(node_id)["online"], what="offline")
+        gf.wait_for(lambda: not self.node_json(node_id)["online"], what="offline")
         self.assertEqual(self.node_json(node_id)["offline_reason"], "will")
         self.pub(node_id, pw, "health", {"boot_id": boot, "session": 5, "records": [record(1)]})
-        wait_for(lambda: self.samples(node_id) == 1, what="late sample stored")
+        gf.wait_for(lambda: self.samples(node_id) == 1, what="late sample stored")
         self.assertFalse(self.node_json(node_id)["online"])
         # A new session (birth) is online again; the history has every transition.
         self.pub(node_id, pw, "birth", {"boot_id": boot, "session": 6, "agent_version": "t",
                                         "inventory": {"hostname": "h"}, "health_interval": 1,
                                         "keepalive": 4, "clock": gf.rfc3339(time.time() - 120)})
-        wait_for(lambda: self.node_json(node_id)["online"], what="online after birth")
+        gf.wait_for(lambda: self.node_json(node_id)["online"], what="online after birth")
         n = self.node_json(node_id)
         self.assertEqual(n["agent_version"], "t")
         self.assertTrue(110000 <= n["clock_offset_ms"] <= 130000, n["clock_offset_ms"])
@@ -207,7 +198,7 @@ class IngestTest(IngestBase):
         import signal as _signal
         conn.send_signal(_signal.SIGKILL)
         t0 = time.monotonic()
-        wait_for(lambda: self.srv.scalar(
+        gf.wait_for(lambda: self.srv.scalar(
             f"SELECT offline_reason FROM nodes WHERE id = '{node_id}'") == "will",
             timeout=keepalive * 3, step=0.05, what="Will processed")
         took = time.monotonic() - t0
@@ -218,15 +209,15 @@ class IngestTest(IngestBase):
         boot = gf.random_uuid()
         self.pub(node_id, pw, "birth", {"boot_id": boot, "session": 1, "health_interval": 1,
                                         "keepalive": 2})
-        wait_for(lambda: self.node_json(node_id)["online"], what="online")
+        gf.wait_for(lambda: self.node_json(node_id)["online"], what="online")
         t0 = time.monotonic()
-        wait_for(lambda: self.node_json(node_id)["offline_reason"] == "overdue", timeout=10,
+        gf.wait_for(lambda: self.node_json(node_id)["offline_reason"] == "overdue", timeout=10,
                  what="overdue")
         took = time.monotonic() - t0
         self.assertLess(took, 2 * 1.5 + 1.5, f"overdue after {took:.1f}s")
         # Telemetry of the same session brings it back (overdue is not final).
         self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1, "records": [record(1)]})
-        wait_for(lambda: self.node_json(node_id)["online"], what="online again")
+        gf.wait_for(lambda: self.node_json(node_id)["online"], what="online again")
 
     def test_bad_messages_counted_and_ingest_goes_on(self):
         node_id, pw = self.node()
@@ -251,7 +242,7 @@ class IngestTest(IngestBase):
         future = gf.rfc3339(time.time() + 3 * 86400)
         self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1,
                                          "records": [record(7, at=future)]})
-        wait_for(lambda: self.samples(node_id) == 1, what="good sample after bad ones")
+        gf.wait_for(lambda: self.samples(node_id) == 1, what="good sample after bad ones")
         self.assertGreaterEqual(self.metric('gf_mqtt_dropped_total{reason="malformed"}') - before, 8)
         self.assertGreaterEqual(self.metric('gf_mqtt_dropped_total{reason="oversize"}') - big_before, 1)
         skew = float(self.srv.scalar(
@@ -263,7 +254,7 @@ class IngestTest(IngestBase):
         self.assertEqual(self.pub(node_id, pw, "health", {"boot_id": "b", "session": 1,
                                                            "records": [record(1)]}).returncode, 0)
         self.admin.post(f"/nodes/{node_id}/reject").expect(200)
-        wait_for(lambda: self.srv.scalar(
+        gf.wait_for(lambda: self.srv.scalar(
             f"SELECT count(*) FROM broker_accounts WHERE node_id = '{node_id}'") == "0",
             what="account removed")
         p = self.pub(node_id, pw, "health", {"boot_id": "b", "session": 1, "records": [record(2)]})
@@ -271,13 +262,13 @@ class IngestTest(IngestBase):
         self.assertIn("not authorised", (p.stderr + p.stdout).lower().replace("authorized", "authorised"))
         # Accept again: a new password works, the old one does not.
         self.admin.post(f"/nodes/{node_id}/accept").expect(200)
-        wait_for(lambda: self.srv.scalar(
+        gf.wait_for(lambda: self.srv.scalar(
             f"SELECT done FROM broker_accounts WHERE node_id = '{node_id}'") == "t",
             what="account back")
         self.assertNotEqual(self.pub(node_id, pw, "health", {"boot_id": "b", "session": 1,
                                                               "records": [record(3)]}).returncode, 0)
         self.admin.delete(f"/nodes/{node_id}").expect(204)
-        wait_for(lambda: self.srv.scalar(
+        gf.wait_for(lambda: self.srv.scalar(
             f"SELECT count(*) FROM broker_accounts WHERE node_id = '{node_id}'") == "0",
             what="account removed after delete")
 
@@ -285,7 +276,7 @@ class IngestTest(IngestBase):
         node_id, pw = self.node()
         boot = gf.random_uuid()
         self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1, "records": [record(1)]})
-        wait_for(lambda: self.samples(node_id) == 1, what="before restart")
+        gf.wait_for(lambda: self.samples(node_id) == 1, what="before restart")
         self.broker.stop()
         time.sleep(1)
         self.broker.start()
@@ -294,7 +285,7 @@ class IngestTest(IngestBase):
             self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1,
                                              "records": [record(2)]})
             return self.samples(node_id) == 2
-        wait_for(stored, timeout=40, step=1, what="stored after the broker restart")
+        gf.wait_for(stored, timeout=40, step=1, what="stored after the broker restart")
 
 
 class IngestDatabaseTest(IngestBase):
@@ -308,7 +299,7 @@ class IngestDatabaseTest(IngestBase):
         for i in range(1, 6):
             self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1, "records": [record(i)]})
         try:
-            wait_for(lambda: self.samples(node_id) == 5, what="first 5")
+            gf.wait_for(lambda: self.samples(node_id) == 5, what="first 5")
         except AssertionError:
             m = [l for l in self.admin.request("GET", "/metrics").text.splitlines()
                  if l.startswith(("gf_mqtt", "gf_ingest"))]
@@ -319,7 +310,7 @@ class IngestDatabaseTest(IngestBase):
                          check=False)
         for i in range(6, 11):
             self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1, "records": [record(i)]})
-        wait_for(lambda: self.samples(node_id) == 10, timeout=40,
+        gf.wait_for(lambda: self.samples(node_id) == 10, timeout=40,
                  what="all 10 after the database dropped us")
         self.assertEqual(self.srv.scalar(
             f"SELECT count(DISTINCT seq) FROM health_samples WHERE node_id = '{node_id}'"), "10")
@@ -345,7 +336,7 @@ class HealthReadTest(IngestBase):
                                        "link": {"default_route": True}},
                                at=gf.rfc3339(t0 + 10 * i)))
         self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1, "records": recs})
-        wait_for(lambda: self.samples(node_id) == 60, what="60 samples")
+        gf.wait_for(lambda: self.samples(node_id) == 60, what="60 samples")
         r = self.admin.get(f"/nodes/{node_id}/health", query={
             "from": gf.rfc3339(t0), "to": gf.rfc3339(t0 + 600), "step": "300"}).expect(200).json
         self.assertEqual(r["step"], 300)
@@ -393,11 +384,11 @@ class HealthReadTest(IngestBase):
         for (nid, pw), smp in zip(nodes, samples):
             self.pub(nid, pw, "health", {"boot_id": "b", "session": 1, "records": [record(1, smp)],
                                          "dropped": 4})
-        wait_for(lambda: all(self.samples(n) == 1 for n, _ in nodes), what="samples")
+        gf.wait_for(lambda: all(self.samples(n) == 1 for n, _ in nodes), what="samples")
         # The third goes offline (Will).
         self.pub(nodes[2][0], nodes[2][1], "state", {"state": "offline", "boot_id": "b",
                                                      "session": 1, "reason": "will"})
-        wait_for(lambda: self.admin.get(f"/projects/{p['id']}/health/summary").json["offline"] == 1,
+        gf.wait_for(lambda: self.admin.get(f"/projects/{p['id']}/health/summary").json["offline"] == 1,
                  what="one offline")
         sm = self.admin.get(f"/projects/{p['id']}/health/summary").expect(200).json
         self.assertEqual((sm["nodes"], sm["pending"], sm["accepted"], sm["online"], sm["offline"]),
@@ -413,7 +404,7 @@ class HealthReadTest(IngestBase):
         old = gf.rfc3339(time.time() - 40 * 86400)
         self.pub(node_id, pw, "health", {"boot_id": "r", "session": 1,
                                          "records": [record(1, at=old), record(2)]})
-        wait_for(lambda: self.samples(node_id) == 1, what="the recent sample")
+        gf.wait_for(lambda: self.samples(node_id) == 1, what="the recent sample")
         # The old one is acknowledged (high-water mark 2) but not stored.
         self.assertEqual(self.srv.scalar(
             f"SELECT seq FROM telemetry_cursors WHERE node_id = '{node_id}'"), "2")

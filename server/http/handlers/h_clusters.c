@@ -14,6 +14,7 @@
 #include "../../store/q_clusters.h"
 #include "../respond.h"
 #include "gf_limits.h"
+#include "mqtturl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,30 +30,6 @@ enum gf_err gf_h_clusters_list(struct gf_req *r)
     }
     const char *p[4] = {gf_req_param(r, "project_id"), pg.cursor_us, pg.cursor_id, pg.fetch};
     return gf_reply_list(r, &gf_q_cluster_list, p, &pg);
-}
-
-/* mqtt://host:port or mqtts://host:port, nothing after the port. */
-static int broker_url_ok(const char *url)
-{
-    const char *host = strncmp(url, "mqtt://", 7) == 0    ? url + 7
-                       : strncmp(url, "mqtts://", 8) == 0 ? url + 8
-                                                          : NULL;
-    const char *colon;
-
-    if (host == NULL || host[0] == '\0' || strchr(host, '/') != NULL || strchr(host, '@')) {
-        return 0;
-    }
-    colon = strrchr(host, ':');
-    if (colon == NULL || colon == host || colon[1] == '\0') {
-        return colon == NULL;
-    }
-    for (const char *c = colon + 1; *c; c++) {
-        if (*c < '0' || *c > '9') {
-            return 0;
-        }
-    }
-    long port = strtol(colon + 1, NULL, 10);
-    return port >= 1 && port <= 65535;
 }
 
 enum gf_err gf_h_clusters_create(struct gf_req *r)
@@ -78,10 +55,10 @@ enum gf_err gf_h_clusters_create(struct gf_req *r)
     const char *password = gf_json_str(body, "admin_password");
     if (strcmp(kind, "mosquitto") != 0 && strcmp(kind, "emqx") != 0) {
         err = gf_req_fail(r, GF_ERR_INVAL, "/kind", "/kind must be mosquitto or emqx");
-    } else if (!broker_url_ok(gf_json_str(body, "agent_url"))) {
+    } else if (!gf_mqtt_url_valid(gf_json_str(body, "agent_url"))) {
         err = gf_req_fail(r, GF_ERR_INVAL, "/agent_url",
                           "/agent_url must be mqtt://host:port or mqtts://host:port");
-    } else if (server_url != NULL && !broker_url_ok(server_url)) {
+    } else if (server_url != NULL && !gf_mqtt_url_valid(server_url)) {
         err = gf_req_fail(r, GF_ERR_INVAL, "/server_url",
                           "/server_url must be mqtt://host:port or mqtts://host:port");
     } else if (gf_secret_seal(gf_req_app(r)->master_key, password, strlen(password), sealed,
@@ -99,14 +76,10 @@ enum gf_err gf_h_clusters_create(struct gf_req *r)
         err = gf_req_db_fail(r, err, "a cluster with this name in the project", "/name");
         goto out;
     }
-    char etag[32];
-    snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
-    gf_req_add_header(r, "ETag", etag);
     gf_req_audit_object(r, PQgetvalue(res, 0, 2));
     gf_req_audit_detail(r, json_pack("{s:s, s:s}", "kind", kind, "agent_url",
                                      gf_json_str(body, "agent_url")));
-    err = gf_req_reply_text(r, 201, "application/json", PQgetvalue(res, 0, 0),
-                            (size_t)PQgetlength(res, 0, 0));
+    err = gf_reply_result(r, res, 201);
 out:
     PQclear(res);
     json_decref(body);

@@ -73,16 +73,6 @@ static enum gf_err no_cluster(struct gf_req *r)
                        "the project has no broker cluster yet; retry later");
 }
 
-/* Want the node's broker account in its cluster (idempotent). */
-static enum gf_err want_account(struct gf_req *r, struct gf_dbconn *db, const char *cluster,
-                                const char *node_id, const char *cred_gen)
-{
-    const char *p[4] = {cluster, node_id, node_id, cred_gen};
-    enum gf_err err = gf_db_exec(db, &gf_q_account_want, p, NULL);
-
-    return err == GF_OK ? GF_OK : gf_req_db_fail(r, err, "broker account", NULL);
-}
-
 /* Decode the 32-byte public key text into hex (cap >= 65). */
 static enum gf_err public_key_hex(struct gf_req *r, const char *text, char *hex, size_t cap)
 {
@@ -247,7 +237,8 @@ enum gf_err gf_h_enroll(struct gf_req *r)
         err = reply_pending(r, node_id);
     } else if (cluster == NULL) {
         err = no_cluster(r);
-    } else if ((err = want_account(r, db, cluster, node_id, gf_db_val(res, 0, 2))) == GF_OK) {
+    } else if ((err = gf_h_want_account(r, db, cluster, node_id, gf_db_val(res, 0, 2))) ==
+               GF_OK) {
         err = reply_accepted(r, 200, node_id, gf_db_val(res, 0, 2), url);
     }
 out:

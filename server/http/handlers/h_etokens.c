@@ -42,7 +42,7 @@ enum gf_err gf_h_etokens_create(struct gf_req *r)
         {"max_uses", GF_JSON_INT, 0, 1, 0, 0, 1, 1000000},
         {"expires_at", GF_JSON_STRING, 0, 1, 1, 40, 0, 0},
     };
-    char secret[64], rnd[48], hash[GF_SHA256_HEX_LEN + 1], prefix[16], max_uses[24];
+    char secret[64], hash[GF_SHA256_HEX_LEN + 1], prefix[16], max_uses[24];
     struct gf_diag d;
     struct gf_dbconn *db;
     PGresult *res = NULL;
@@ -66,10 +66,8 @@ enum gf_err gf_h_etokens_create(struct gf_req *r)
         err = GF_ERR_NOMEM;
         goto out;
     }
-    gf_random_b64url(rnd, sizeof(rnd), 30);
-    snprintf(secret, sizeof(secret), "%s%s", ETOKEN_PREFIX, rnd);
-    snprintf(prefix, sizeof(prefix), "%.12s", secret);
-    gf_sha256_hex(hash, sizeof(hash), secret, strlen(secret));
+    gf_secret_token(ETOKEN_PREFIX, secret, sizeof(secret), prefix, sizeof(prefix), hash,
+                    sizeof(hash));
     snprintf(max_uses, sizeof(max_uses), "%lld", gf_json_int(body, "max_uses", 0));
     const char *p[9] = {gf_req_param(r, "project_id"),
                         gf_json_str(body, "name"),

@@ -138,70 +138,71 @@ enum gf_err gf_h_nodes_delete(struct gf_req *r)
     return err == GF_OK ? gf_reply_exec(r, &gf_q_node_delete, p, "node") : err;
 }
 
-/* Answer the node JSON of res row 0 with its ETag. */
-static enum gf_err reply_node(struct gf_req *r, PGresult *res, unsigned status)
+enum gf_err gf_h_want_account(struct gf_req *r, struct gf_dbconn *db, const char *cluster,
+                              const char *node_id, const char *cred_gen)
 {
-    char etag[32];
+    const char *p[4] = {cluster, node_id, node_id, cred_gen};
+    enum gf_err err;
 
-    snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
-    gf_req_add_header(r, "ETag", etag);
-    return gf_req_reply_text(r, status, "application/json", PQgetvalue(res, 0, 0),
-                             (size_t)PQgetlength(res, 0, 0));
+    if (cluster == NULL) {
+        return GF_OK; /* no cluster yet: enrollment answers "retry later" */
+    }
+    err = gf_db_exec(db, &gf_q_account_want, p, NULL);
+    return err == GF_OK ? GF_OK : gf_req_db_fail(r, err, "broker account", NULL);
+}
+
+/* Accept or reject: run st (node, deciding user) -> node row; a decommissioned node
+ * matches no row. *res receives the row on GF_OK. */
+static enum gf_err decide(struct gf_req *r, const struct gf_stmt *st, const char *verb,
+                          struct gf_dbconn **db, PGresult **res)
+{
+    const char *who = gf_req_who(r)->user_id;
+    const char *p[2] = {gf_req_param(r, "node_id"), who[0] ? who : NULL};
+    enum gf_err err = gf_req_db(r, db);
+
+    *res = NULL;
+    if (err != GF_OK) {
+        return err;
+    }
+    if ((err = gf_db_exec(*db, st, p, res)) != GF_OK) {
+        return gf_req_db_fail(r, err, "node", NULL);
+    }
+    if (PQntuples(*res) != 1) {
+        PQclear(*res);
+        *res = NULL;
+        return gf_req_fail(r, GF_ERR_CONFLICT, "", "a decommissioned node cannot be %s", verb);
+    }
+    return GF_OK;
 }
 
 enum gf_err gf_h_nodes_accept(struct gf_req *r)
 {
-    const char *node_id = gf_req_param(r, "node_id");
-    const char *who = gf_req_who(r)->user_id;
-    const char *p[2] = {node_id, who[0] ? who : NULL};
     struct gf_dbconn *db;
-    PGresult *res = NULL;
-    enum gf_err err = gf_req_db(r, &db);
+    PGresult *res;
+    enum gf_err err = decide(r, &gf_q_node_accept, "accepted", &db, &res);
 
-    if (err != GF_OK) {
-        return err;
+    if (err == GF_OK) {
+        err = gf_h_want_account(r, db, gf_db_val(res, 0, 2), gf_req_param(r, "node_id"),
+                                gf_db_val(res, 0, 3));
     }
-    if ((err = gf_db_exec(db, &gf_q_node_accept, p, &res)) != GF_OK) {
-        return gf_req_db_fail(r, err, "node", NULL);
+    if (err == GF_OK) {
+        err = gf_reply_result(r, res, 200);
     }
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return gf_req_fail(r, GF_ERR_CONFLICT, "", "a decommissioned node cannot be accepted");
-    }
-    if (gf_db_val(res, 0, 2) != NULL) {
-        const char *ap[4] = {gf_db_val(res, 0, 2), node_id, node_id, gf_db_val(res, 0, 3)};
-        if ((err = gf_db_exec(db, &gf_q_account_want, ap, NULL)) != GF_OK) {
-            PQclear(res);
-            return gf_req_db_fail(r, err, "broker account", NULL);
-        }
-    }
-    err = reply_node(r, res, 200);
     PQclear(res);
     return err;
 }
 
 enum gf_err gf_h_nodes_reject(struct gf_req *r)
 {
-    const char *node_id = gf_req_param(r, "node_id");
-    const char *who = gf_req_who(r)->user_id;
-    const char *p[2] = {node_id, who[0] ? who : NULL};
     struct gf_dbconn *db;
-    PGresult *res = NULL;
-    enum gf_err err = gf_req_db(r, &db);
+    PGresult *res;
+    enum gf_err err = decide(r, &gf_q_node_reject, "rejected", &db, &res);
 
-    if (err != GF_OK) {
-        return err;
-    }
-    if ((err = gf_db_exec(db, &gf_q_node_reject, p, &res)) != GF_OK) {
-        return gf_req_db_fail(r, err, "node", NULL);
-    }
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return gf_req_fail(r, GF_ERR_CONFLICT, "", "a decommissioned node cannot be rejected");
-    }
-    err = drop_accounts(r, node_id);
     if (err == GF_OK) {
-        err = reply_node(r, res, 200);
+        err = drop_accounts(r, gf_req_param(r, "node_id"));
+    }
+    if (err == GF_OK) {
+        err = gf_reply_result(r, res, 200);
     }
     PQclear(res);
     return err;
@@ -243,15 +244,12 @@ enum gf_err gf_h_nodes_preauth(struct gf_req *r)
         goto out;
     }
     const char *node_id = gf_db_val(res, 0, 2);
-    if (gf_db_val(res, 0, 4) != NULL) {
-        const char *ap[4] = {gf_db_val(res, 0, 4), node_id, node_id, gf_db_val(res, 0, 3)};
-        if ((err = gf_db_exec(db, &gf_q_account_want, ap, NULL)) != GF_OK) {
-            err = gf_req_db_fail(r, err, "broker account", NULL);
-            goto out;
-        }
+    if ((err = gf_h_want_account(r, db, gf_db_val(res, 0, 4), node_id, gf_db_val(res, 0, 3))) !=
+        GF_OK) {
+        goto out;
     }
     gf_req_audit_object(r, node_id);
-    err = reply_node(r, res, 201);
+    err = gf_reply_result(r, res, 201);
 out:
     PQclear(res);
     free(labels);

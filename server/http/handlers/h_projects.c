@@ -54,13 +54,9 @@ enum gf_err gf_h_projects_create(struct gf_req *r)
     if (err != GF_OK) {
         err = gf_req_db_fail(r, err, "a project with this name in the tenant", "/name");
     } else {
-        char etag[32];
-        snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
-        gf_req_add_header(r, "ETag", etag);
         gf_req_audit_object(r, PQgetvalue(res, 0, 2));
         gf_req_audit_detail(r, json_pack("{s:s}", "name", gf_json_str(body, "name")));
-        err = gf_req_reply_text(r, 201, "application/json", PQgetvalue(res, 0, 0),
-                                (size_t)PQgetlength(res, 0, 0));
+        err = gf_reply_result(r, res, 201);
     }
     PQclear(res);
     json_decref(body);

@@ -81,14 +81,10 @@ enum gf_err gf_h_tenants_create(struct gf_req *r)
         err = gf_req_db_fail(r, err, "membership", NULL);
         goto out;
     }
-    char etag[32];
-    snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 1));
-    gf_req_add_header(r, "ETag", etag);
     gf_req_audit_object(r, id);
     gf_req_audit_tenant(r, id);
     gf_req_audit_detail(r, json_pack("{s:s}", "slug", gf_json_str(body, "slug")));
-    err = gf_req_reply_text(r, 201, "application/json", PQgetvalue(res, 0, 0),
-                            (size_t)PQgetlength(res, 0, 0));
+    err = gf_reply_result(r, res, 201);
 out:
     PQclear(res);
     json_decref(body);

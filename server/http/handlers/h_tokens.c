@@ -57,7 +57,7 @@ enum gf_err gf_h_tokens_create(struct gf_req *r)
         {"role", GF_JSON_STRING, 1, 0, 1, 16, 0, 0},
         {"expires_at", GF_JSON_STRING, 0, 1, 1, 40, 0, 0},
     };
-    char secret[64], body_secret[48], hash[GF_SHA256_HEX_LEN + 1], prefix[16], ttl[24];
+    char secret[64], hash[GF_SHA256_HEX_LEN + 1], prefix[16], ttl[24];
     struct gf_dbconn *db;
     PGresult *res = NULL;
     json_t *body = NULL;
@@ -93,10 +93,8 @@ enum gf_err gf_h_tokens_create(struct gf_req *r)
                           "a token cannot have a higher role than yours (%s)", gf_role_name(have));
         goto out;
     }
-    gf_random_b64url(body_secret, sizeof(body_secret), 30);
-    snprintf(secret, sizeof(secret), "%s%s", GF_TOKEN_PREFIX, body_secret);
-    snprintf(prefix, sizeof(prefix), "%.12s", secret);
-    gf_sha256_hex(hash, sizeof(hash), secret, strlen(secret));
+    gf_secret_token(GF_TOKEN_PREFIX, secret, sizeof(secret), prefix, sizeof(prefix), hash,
+                    sizeof(hash));
     snprintf(ttl, sizeof(ttl), "%ld", gf_req_app(r)->cfg.token_default_ttl);
     const char *p[8] = {gf_req_who(r)->user_id, tenant, gf_json_str(body, "name"), prefix,
                         hash, gf_role_name(want), gf_json_str(body, "expires_at"), ttl};

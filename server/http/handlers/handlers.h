@@ -73,6 +73,11 @@ enum gf_err gf_h_nodes_delete(struct gf_req *r);
 enum gf_err gf_h_nodes_accept(struct gf_req *r);
 enum gf_err gf_h_nodes_reject(struct gf_req *r);
 enum gf_err gf_h_nodes_presence(struct gf_req *r);
+/* Want the node's broker account in cluster (NULL: none yet, nothing to do). Used by
+ * admission and enrollment; inside the route's transaction. */
+struct gf_dbconn;
+enum gf_err gf_h_want_account(struct gf_req *r, struct gf_dbconn *db, const char *cluster,
+                              const char *node_id, const char *cred_gen);
 
 /* h_health.c */
 enum gf_err gf_h_health_series(struct gf_req *r);
