@@ -38,6 +38,8 @@ static const struct gf_conf_key keys[] = {
       "seconds a request waits for a pooled connection before 503"),
     K(max_body_bytes, GF_CONF_SIZE, "1m", 1024, GF_LIMIT_BODY_MAX,
       "largest accepted request body (413 above)"),
+    K(max_upload_bytes, GF_CONF_SIZE, "96m", 1024, 256u * 1024u * 1024u,
+      "largest bundle upload (multipart body, 413 above); only for callers with credentials"),
     K(shutdown_timeout, GF_CONF_DURATION, "20", 0, 3600,
       "seconds SIGTERM waits for in-flight requests"),
     K(session_ttl, GF_CONF_DURATION, "12h", 60, 2592000, "lifetime of a web session"),

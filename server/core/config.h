@@ -23,6 +23,7 @@ struct gf_server_config {
     long http_threads;
     long db_pool_size;
     long max_body_bytes;
+    long max_upload_bytes;
     long shutdown_timeout;
     long session_ttl;
     long token_default_ttl;

@@ -32,11 +32,14 @@ enum gf_route_scope {
     GF_SCOPE_NODE,    /* {node_id} -> its project's tenant */
     GF_SCOPE_CLUSTER, /* {cluster_id} -> its project's tenant */
     GF_SCOPE_ENROLL_TOKEN, /* {enrollment_token_id} -> its project's tenant */
+    GF_SCOPE_BUNDLE,  /* {bundle_id} -> its project's tenant */
+    GF_SCOPE_SIGNING_KEY, /* {signing_key_id} -> its project's tenant */
 };
 
 enum gf_route_flags {
     GF_RF_SELF_TX = 1,     /* mutating route that manages its own transaction and audit */
     GF_RF_NODE_SIGNED = 2, /* agent route: the handler checks the node's signature (nodeauth.h) */
+    GF_RF_BIG_BODY = 4,    /* body up to max_upload_bytes instead of max_body_bytes */
 };
 
 struct gf_route {
@@ -60,7 +63,7 @@ struct gf_route_match {
     size_t index;
     size_t nparams;
     const char *names[GF_LIMIT_PATH_PARAMS];
-    char values[GF_LIMIT_PATH_PARAMS][64];
+    char values[GF_LIMIT_PATH_PARAMS][80]; /* uuids, sha256 hex */
 };
 
 /* Match method + path. GF_OK with m filled; GF_ERR_NOTFOUND if no pattern matches the path;

@@ -128,6 +128,47 @@ const struct gf_route gf_routes[] = {
     {GF_GET, V1 "/projects/{project_id}/health/summary", gf_h_health_summary, GF_RA_ANY,
      GF_SCOPE_PROJECT, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
 
+    /* signing keys and trust root */
+    {GF_GET, V1 "/projects/{project_id}/signing-keys", gf_h_signkeys_list, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/projects/{project_id}/signing-keys", gf_h_signkeys_create, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_ADMIN, "signing_key.create", "signing_key", NULL, 0},
+    {GF_POST, V1 "/signing-keys/{signing_key_id}/retire", gf_h_signkeys_retire, GF_RA_ANY,
+     GF_SCOPE_SIGNING_KEY, GF_ROLE_ADMIN, "signing_key.retire", "signing_key", "signing_key_id",
+     0},
+    {GF_GET, V1 "/projects/{project_id}/trust", gf_h_trust_get, GF_RA_ANY, GF_SCOPE_PROJECT,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/projects/{project_id}/trust/signature", gf_h_trust_sign, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_ADMIN, "trust.sign", "project", "project_id", 0},
+
+    /* bundles */
+    {GF_GET, V1 "/projects/{project_id}/bundles", gf_h_bundles_list, GF_RA_ANY, GF_SCOPE_PROJECT,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/projects/{project_id}/bundles", gf_h_bundles_create, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_OPERATOR, "bundle.publish", "bundle", NULL, GF_RF_BIG_BODY},
+    {GF_GET, V1 "/bundles/{bundle_id}", gf_h_bundles_get, GF_RA_ANY, GF_SCOPE_BUNDLE,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_GET, V1 "/bundles/{bundle_id}/manifest", gf_h_bundles_manifest, GF_RA_ANY,
+     GF_SCOPE_BUNDLE, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/bundles/{bundle_id}/signature", gf_h_bundles_sign, GF_RA_ANY, GF_SCOPE_BUNDLE,
+     GF_ROLE_ADMIN, "bundle.sign", "bundle", "bundle_id", 0},
+
+    /* desired state */
+    {GF_GET, V1 "/nodes/{node_id}/bundle", gf_h_desired_get, GF_RA_ANY, GF_SCOPE_NODE,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_PUT, V1 "/nodes/{node_id}/bundle", gf_h_desired_put, GF_RA_ANY, GF_SCOPE_NODE,
+     GF_ROLE_OPERATOR, "node.assign_bundle", "node", "node_id", 0},
+    {GF_GET, V1 "/projects/{project_id}/drift", gf_h_drift_list, GF_RA_ANY, GF_SCOPE_PROJECT,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+
+    /* agents (node-signed downloads) */
+    {GF_GET, V1 "/agent/bundles/{bundle_id}/manifest", gf_h_agent_manifest, GF_RA_NONE,
+     GF_SCOPE_NONE, GF_ROLE_NONE, NULL, NULL, NULL, GF_RF_NODE_SIGNED},
+    {GF_GET, V1 "/agent/blobs/{sha256}", gf_h_agent_blob, GF_RA_NONE, GF_SCOPE_NONE,
+     GF_ROLE_NONE, NULL, NULL, NULL, GF_RF_NODE_SIGNED},
+    {GF_GET, V1 "/agent/trust", gf_h_agent_trust, GF_RA_NONE, GF_SCOPE_NONE, GF_ROLE_NONE, NULL,
+     NULL, NULL, GF_RF_NODE_SIGNED},
+
     /* audit */
     {GF_GET, V1 "/tenants/{tenant_id}/audit", gf_h_audit_list, GF_RA_ANY, GF_SCOPE_TENANT,
      GF_ROLE_ADMIN, NULL, NULL, NULL, 0},

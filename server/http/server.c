@@ -147,8 +147,7 @@ static enum MHD_Result reply_too_big(struct gf_req *r)
     if (r->status != 0) {
         return MHD_YES; /* already queued on the first call */
     }
-    gf_req_fail(r, GF_ERR_TOOBIG, "", "request body exceeds %ld bytes",
-                r->app->cfg.max_body_bytes);
+    gf_req_fail(r, GF_ERR_TOOBIG, "", "request body exceeds %zu bytes", r->body.cap);
     gf_problem_reply(r, GF_ERR_TOOBIG);
     gf_req_add_header(r, "Connection", "close");
     return queue(r);
@@ -180,6 +179,24 @@ static void route_request(struct gf_req *r)
     }
 }
 
+/* Uploads (GF_RF_BIG_BODY routes) may be larger than max_body_bytes, but only for callers
+ * that present credentials; authentication itself happens once the body is in. */
+static void big_body(struct gf_http *h, struct MHD_Connection *c, struct gf_req *r)
+{
+    struct gf_route_match m;
+    char allow[64];
+
+    if (gf_router_match(r->method_text, r->path, &m, allow, sizeof(allow)) != GF_OK ||
+        !(m.route->flags & GF_RF_BIG_BODY)) {
+        return;
+    }
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) == NULL &&
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE) == NULL) {
+        return;
+    }
+    r->body.cap = (size_t)h->app->cfg.max_upload_bytes;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_size, void **con_cls)
@@ -195,6 +212,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         *con_cls = r;
         gf_metrics_inflight(h->app->metrics, 1);
+        big_body(h, c, r);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > (unsigned long long)r->body.cap) {

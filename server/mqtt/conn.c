@@ -202,6 +202,20 @@ int gf_mconn_connected(const struct gf_mconn *c)
 enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *payload,
                              size_t len, int qos, int retain)
 {
+    return gf_mconn_publish_token(c, topic, payload, len, qos, retain, NULL);
+}
+
+enum gf_err gf_mconn_wait(struct gf_mconn *c, int token, long timeout_ms)
+{
+    return MQTTAsync_waitForCompletion(c->client, token, (unsigned long)timeout_ms) ==
+                   MQTTASYNC_SUCCESS
+               ? GF_OK
+               : GF_ERR_TIMEOUT;
+}
+
+enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const void *payload,
+                                   size_t len, int qos, int retain, int *token)
+{
     MQTTAsync_message m = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 
@@ -219,6 +233,9 @@ enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *
     if (rc != MQTTASYNC_SUCCESS) {
         gf_log_warn("publish failed", "conn=%s topic=%s rc=%d", c->label, topic, rc);
         return GF_ERR_IO;
+    }
+    if (token != NULL) {
+        *token = ro.token;
     }
     return GF_OK;
 }

@@ -47,6 +47,14 @@ int gf_mconn_connected(const struct gf_mconn *c);
 enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *payload,
                              size_t len, int qos, int retain);
 
+/* The same, giving the delivery token to wait for with gf_mconn_wait. */
+enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const void *payload,
+                                   size_t len, int qos, int retain, int *token);
+
+/* Wait up to timeout_ms until the message of token is delivered (QoS 1: the broker's PUBACK).
+ * GF_ERR_TIMEOUT when it was not (lost connection included). */
+enum gf_err gf_mconn_wait(struct gf_mconn *c, int token, long timeout_ms);
+
 /* Disconnect (waiting up to 2 s for in-flight messages) and stop reconnecting; the handle
  * stays valid (publish answers GF_ERR_UNAVAILABLE), so work that still refers to it can
  * finish. NULL is a no-op. */

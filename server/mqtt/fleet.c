@@ -18,6 +18,7 @@
 #include "../core/app.h"
 #include "../core/secrets.h"
 #include "../store/db.h"
+#include "../store/q_bundles.h"
 #include "../store/q_clusters.h"
 #include "../store/q_ingest.h"
 #include "alloc.h"
@@ -40,6 +41,7 @@
 #define GF_SERVICE_USER "gf-server"
 #define GF_PARTITION_LOCK 7011001 /* advisory lock key of partition maintenance */
 #define GF_PARTITIONS_AHEAD 2
+#define GF_DESIRED_BATCH 500 /* retained desired messages published per loop and cluster */
 
 struct cluster {
     char id[40];
@@ -64,7 +66,7 @@ struct gf_fleet {
     char replica[20];
     struct cluster *clusters; /* alive and stopped ones */
     int64_t next_maintenance_us;
-    atomic_ullong overdue, provisioned, provision_errors;
+    atomic_ullong overdue, provisioned, provision_errors, desired_published;
 };
 
 static void log_db(const char *what, enum gf_err err)
@@ -142,7 +144,7 @@ static void cluster_start(struct gf_fleet *f, PGresult *res, int row)
 /* Once the admin session is up: the service account, then the ingest session with it. */
 static void cluster_service(struct gf_fleet *f, struct cluster *c)
 {
-    char password[48], client_id[64], s_state[96], s_birth[96], s_health[96];
+    char password[48], client_id[64], s_state[96], s_birth[96], s_health[96], s_bundle[96];
     struct gf_diag d;
     struct gf_mconn_opts o = {0};
 
@@ -158,6 +160,7 @@ static void cluster_service(struct gf_fleet *f, struct cluster *c)
     snprintf(s_state, sizeof(s_state), "$share/gf-%.8s/gf/v1/n/+/state", c->id);
     snprintf(s_birth, sizeof(s_birth), "$share/gf-%.8s/gf/v1/n/+/birth", c->id);
     snprintf(s_health, sizeof(s_health), "$share/gf-%.8s/gf/v1/n/+/health", c->id);
+    snprintf(s_bundle, sizeof(s_bundle), "$share/gf-%.8s/gf/v1/n/+/bundle/status", c->id);
     o.url = c->url;
     o.client_id = client_id;
     o.username = GF_SERVICE_USER;
@@ -169,7 +172,8 @@ static void cluster_service(struct gf_fleet *f, struct cluster *c)
     o.subs[0] = s_state;
     o.subs[1] = s_birth;
     o.subs[2] = s_health;
-    o.nsubs = 3;
+    o.subs[3] = s_bundle;
+    o.nsubs = 4;
     o.on_msg = on_agent_message;
     o.ud = f;
     o.label = "ingest";
@@ -276,6 +280,56 @@ static void provision_cluster(struct gf_fleet *f, struct gf_dbconn *db, struct c
     }
 }
 
+/* ------------------------------------------------------------------ desired outbox */
+
+/* Publish the retained `desired` message of every node whose assignment changed (outbox
+ * rows, worked with SKIP LOCKED so replicas share the work). A failed publish is retried
+ * after a pause; nothing is marked published before the broker accepted it. */
+static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct cluster *c)
+{
+    char limit[8], topic[96];
+    int tokens[GF_DESIRED_BATCH];
+    PGresult *res = NULL;
+    enum gf_err err;
+
+    if (c->ingest == NULL || !gf_mconn_connected(c->ingest) || gf_db_begin(db) != GF_OK) {
+        return;
+    }
+    snprintf(limit, sizeof(limit), "%d", GF_DESIRED_BATCH);
+    const char *p[2] = {c->id, limit};
+    if ((err = gf_db_exec(db, &gf_q_desired_due, p, &res)) != GF_OK) {
+        log_db("desired due", err);
+        gf_db_rollback(db);
+        return;
+    }
+    int rows = PQntuples(res);
+    for (int r = 0; r < rows; r++) {
+        const char *node = PQgetvalue(res, r, 0), *payload = PQgetvalue(res, r, 2);
+        snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", node);
+        if (gf_mconn_publish_token(c->ingest, topic, payload, strlen(payload), 1, 1,
+                                   &tokens[r]) != GF_OK) {
+            tokens[r] = -1;
+        }
+    }
+    /* Only what the broker acknowledged counts as published. */
+    for (int r = 0; err == GF_OK && r < rows; r++) {
+        const char *node = PQgetvalue(res, r, 0);
+        if (tokens[r] >= 0 && gf_mconn_wait(c->ingest, tokens[r], 5000) == GF_OK) {
+            const char *dp[2] = {node, PQgetvalue(res, r, 1)};
+            err = gf_db_exec(db, &gf_q_desired_done, dp, NULL);
+            atomic_fetch_add(&f->desired_published, 1);
+        } else {
+            const char *dp[2] = {node, "not acknowledged by the broker; retrying"};
+            err = gf_db_exec(db, &gf_q_desired_failed, dp, NULL);
+        }
+    }
+    PQclear(res);
+    if (err != GF_OK || gf_db_commit(db) != GF_OK) {
+        log_db("desired publish", err);
+        gf_db_rollback(db);
+    }
+}
+
 /* ------------------------------------------------------------------ housekeeping */
 
 static void overdue(struct gf_fleet *f, struct gf_dbconn *db)
@@ -359,6 +413,7 @@ static void *fleet_main(void *arg)
                 if (c->alive) {
                     cluster_service(f, c);
                     provision_cluster(f, db, c);
+                    publish_desired(f, db, c);
                 }
             }
             overdue(f, db);
@@ -482,9 +537,12 @@ enum gf_err gf_fleet_metrics(struct gf_fleet *f, struct gf_buf *out)
         "# HELP gf_broker_accounts_total Broker accounts provisioned or removed.\n"
         "# TYPE gf_broker_accounts_total counter\ngf_broker_accounts_total %llu\n"
         "# HELP gf_broker_account_errors_total Failed provisioning attempts (retried).\n"
-        "# TYPE gf_broker_account_errors_total counter\ngf_broker_account_errors_total %llu\n",
+        "# TYPE gf_broker_account_errors_total counter\ngf_broker_account_errors_total %llu\n"
+        "# HELP gf_desired_published_total Retained desired messages the broker acknowledged.\n"
+        "# TYPE gf_desired_published_total counter\ngf_desired_published_total %llu\n",
         (unsigned long long)atomic_load(&f->overdue),
         (unsigned long long)atomic_load(&f->provisioned),
-        (unsigned long long)atomic_load(&f->provision_errors));
+        (unsigned long long)atomic_load(&f->provision_errors),
+        (unsigned long long)atomic_load(&f->desired_published));
     return err == GF_OK ? gf_ingest_metrics(f->ingest, out) : err;
 }

@@ -17,6 +17,7 @@
 
 #include "../core/app.h"
 #include "../store/db.h"
+#include "../store/q_bundles.h"
 #include "../store/q_ingest.h"
 #include "alloc.h"
 #include "conn.h"
@@ -38,7 +39,7 @@
 #define GF_INGEST_FUTURE_US (24LL * 3600 * 1000000) /* later than this: clock skew */
 #define GF_INGEST_BATCH_BYTES (512u * 1024u)         /* payload bytes per transaction */
 
-enum kind { K_STATE, K_BIRTH, K_HEALTH };
+enum kind { K_STATE, K_BIRTH, K_HEALTH, K_BUNDLE };
 
 struct item {
     struct item *next;
@@ -116,6 +117,8 @@ static int parse_topic(const char *topic, char *node, enum kind *kind)
         *kind = K_BIRTH;
     } else if (strcmp(slash + 1, "health") == 0) {
         *kind = K_HEALTH;
+    } else if (strcmp(slash + 1, "bundle/status") == 0) {
+        *kind = K_BUNDLE;
     } else {
         return 0;
     }
@@ -323,6 +326,30 @@ static int add_birth(struct batch *b, const struct item *it, const json_t *msg)
     return 1;
 }
 
+/* A bundle/status message: {bundle_id, version, manifest_sha256, state, reason}. */
+static int add_bundle(struct batch *b, const struct item *it, const json_t *msg)
+{
+    static const char *const states[] = {"downloading", "verifying", "applying", "applied",
+                                         "failed", "rolled_back"};
+    const char *bundle = str_field(msg, "bundle_id", 36), *state = str_field(msg, "state", 16);
+    const char *sha = str_field(msg, "manifest_sha256", 64), *reason = str_field(msg, "reason",
+                                                                                 300);
+    long long version = 0;
+    int known = 0;
+
+    for (size_t i = 0; state != NULL && i < sizeof(states) / sizeof(states[0]); i++) {
+        known |= strcmp(state, states[i]) == 0;
+    }
+    if (!known || (bundle != NULL && !gf_uuid_valid(bundle)) ||
+        (json_object_get(msg, "version") && !int_field(msg, "version", 0, INT64_MAX, &version))) {
+        return 0;
+    }
+    json_t *ev = json_pack("{s:s, s:s, s:s?, s:I, s:s?, s:s, s:s?}", "kind", "bundle", "n",
+                           it->node, "bundle", bundle, "version", (json_int_t)version, "sha", sha,
+                           "state", state, "reason", reason);
+    return ev != NULL && json_array_append_new(b->events, ev) == 0;
+}
+
 /* Parse one item into the batch; counts and skips malformed ones. */
 static void add_item(struct gf_ingest *ing, struct batch *b, const struct item *it, size_t idx)
 {
@@ -333,9 +360,10 @@ static void add_item(struct gf_ingest *ing, struct batch *b, const struct item *
         count_drop(ing, D_MALFORMED);
         return;
     }
-    ok = it->kind == K_HEALTH ? add_health(ing, b, it, msg)
-         : it->kind == K_STATE ? add_state(b, it, msg)
-                               : add_birth(b, it, msg);
+    ok = it->kind == K_HEALTH   ? add_health(ing, b, it, msg)
+         : it->kind == K_STATE  ? add_state(b, it, msg)
+         : it->kind == K_BUNDLE ? add_bundle(b, it, msg)
+                                : add_birth(b, it, msg);
     json_decref(msg);
     if (!ok) {
         count_drop(ing, D_MALFORMED);
@@ -373,6 +401,16 @@ static enum gf_err run_event(struct gf_dbconn *db, const json_t *ev)
 
     snprintf(session, sizeof(session), "%lld",
              (long long)json_integer_value(json_object_get(ev, "session")));
+    if (strcmp(kind, "bundle") == 0) {
+        char version[24];
+        snprintf(version, sizeof(version), "%lld",
+                 (long long)json_integer_value(json_object_get(ev, "version")));
+        const char *p[6] = {node, json_string_value(json_object_get(ev, "bundle")), version,
+                            json_string_value(json_object_get(ev, "sha")),
+                            json_string_value(json_object_get(ev, "state")),
+                            json_string_value(json_object_get(ev, "reason"))};
+        return gf_db_exec(db, &gf_q_bundle_status, p, NULL);
+    }
     if (strcmp(kind, "state") == 0) {
         const char *p[5] = {node, json_is_true(json_object_get(ev, "online")) ? "true" : "false",
                             session, boot, json_string_value(json_object_get(ev, "reason"))};

@@ -186,6 +186,75 @@ add("/nodes/{node_id}/health", "get", op("nodeHealth", "Downsampled health serie
      Q("step", "bucket seconds; default and minimum: range / 1000", {"type": "integer", "minimum": 1})], None, {**ok(200, ref("HealthSeries")), **errs(400, 401, 404)}))
 add("/projects/{project_id}/health/summary", "get", op("healthSummary", "Counts: online, offline, pending, on battery, link down, CPU above 90 %", "viewer", [PR], None,
     {**ok(200, ref("HealthSummary")), **errs(400, 401, 404)}))
+# ---- signing keys, trust root, bundles, desired state (docs/bundle-format.md)
+HEX = lambda n: S(pattern=f"^[0-9a-f]{{{n}}}$")
+schemas["SigningKey"] = obj({"id": UUID, "project_id": UUID, "name": S(), "key_id": HEX(32), "public_key": HEX(64), "kind": S(enum=["server", "offline"]),
+    "state": S(enum=["pending", "active", "retired"]), "created_at": TS, "retired_at": nullable(TS),
+    "trust_seq": {"type": "integer"}, "trust_pending": {"type": "boolean", "description": "true: the trust statement adding or retiring this key waits for an offline signature"}},
+    ["id", "key_id", "public_key", "kind", "state"])
+ENV = obj({"signed": S(description="standard base64 of the exact signed bytes"), "key_id": HEX(32), "signature": HEX(128)}, ["signed", "key_id", "signature"])
+schemas["Envelope"] = ENV
+schemas["Trust"] = obj({"seq": nullable({"type": "integer"}), "statement": nullable(ref("Envelope")),
+    "pending": nullable(obj({"seq": {"type": "integer"}, "statement": S(description="base64 of the statement bytes to sign offline")}))}, ["seq", "statement", "pending"])
+schemas["BundleFile"] = obj({"path": S(), "sha256": HEX(64), "size": {"type": "integer"}, "mode": S(pattern="^0[0-7]{3}$"), "template": {"type": "boolean"}}, ["path", "sha256", "size", "mode"])
+schemas["Bundle"] = obj({"id": UUID, "project_id": UUID, "name": S(), "version": {"type": "integer"}, "status": S(enum=["unsigned", "published"]),
+    "manifest_sha256": HEX(64), "key_id": nullable(HEX(32)), "templated": {"type": "boolean"}, "description": S(), "target": nullable({"type": "object"}),
+    "parameters": {"type": "object"}, "created_at": TS, "expires_at": TS, "signed_at": nullable(TS),
+    "unsigned_manifest": nullable(S(description="base64 of the manifest bytes to sign offline (unsigned bundles only)")),
+    "files": {"type": "array", "items": ref("BundleFile")}}, ["id", "name", "version", "status", "manifest_sha256", "files"])
+schemas["NodeBundle"] = obj({"node_id": UUID, "bundle_id": UUID, "version": {"type": "integer"}, "manifest_sha256": HEX(64), "assigned_at": TS,
+    "published": {"type": "boolean", "description": "the retained desired message was acknowledged by the broker"}, "publish_error": nullable(S()),
+    "state": S(enum=["pending", "downloading", "verifying", "applying", "applied", "failed", "rolled_back"]), "reason": nullable(S()), "state_at": nullable(TS),
+    "applied_bundle_id": nullable(UUID), "applied_version": nullable({"type": "integer"}), "applied_sha256": nullable(S()), "applied_at": nullable(TS),
+    "drift": {"type": "boolean"}, "events": {"type": "array", "items": {"type": "object"}}}, ["node_id", "bundle_id", "state", "drift"])
+for n in ["SigningKey", "Bundle", "NodeBundle"]:
+    schemas["ListOf" + n] = obj({"items": {"type": "array", "items": ref(n)}, "next_cursor": nullable(S())}, ["items", "next_cursor"])
+SK = P("signing_key_id", "signing key")
+BU = P("bundle_id", "bundle")
+SIG_BODY = body({"key_id": HEX(32), "signature": HEX(128)}, ["key_id", "signature"])
+add("/projects/{project_id}/signing-keys", "get", op("listSigningKeys", "Bundle-signing keys of a project (never a secret)", "viewer",
+    [PR, Q("state", "pending | active | retired")] + PAGE, None, {**ok(200, ref("ListOfSigningKey")), **errs(400, 401, 404)}))
+add("/projects/{project_id}/signing-keys", "post", op("createSigningKey", "Add a server-held key (no public_key) or register an operator's offline key; the next trust statement adds it", "admin", [PR, IDEM],
+    body({"name": name, "public_key": HEX(64)}, ["name"]), {**ok(201, ref("SigningKey"), desc="key active"), **ok(202, ref("SigningKey"), desc="key pending: sign the trust statement offline"), **errs(*MUT, 409)}))
+add("/signing-keys/{signing_key_id}/retire", "post", op("retireSigningKey", "Retire a key: the next trust statement, signed by the old root, drops it", "admin", [SK, IDEM], None,
+    {**ok(200, ref("SigningKey")), **ok(202, ref("SigningKey"), desc="waits for an offline signature"), **errs(400, 401, 403, 404, 409)}))
+add("/projects/{project_id}/trust", "get", op("getTrust", "The project's trust root: newest signed statement and the one waiting for a signature", "viewer", [PR], None,
+    {**ok(200, ref("Trust")), **errs(400, 401, 404)}))
+add("/projects/{project_id}/trust/signature", "post", op("signTrust", "Complete the pending trust statement with an offline signature by a key of the current root", "admin", [PR, IDEM], SIG_BODY,
+    {**ok(200, ref("Trust")), **errs(*MUT, 409, 422)}))
+UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": obj({
+    "metadata": obj({"name": S(pattern="^[a-z0-9][a-z0-9._-]{0,62}$"), "description": S(), "expires_at": TS, "actions": {"type": "array", "items": S()},
+        "health_check": S(), "health_timeout_s": {"type": "integer", "minimum": 1, "maximum": 3600, "default": 60},
+        "target": obj({"selector": S(), "arch": {"type": "array", "items": S()}}), "signing": S(enum=["server", "offline"], default="server"),
+        "files": {"type": "object", "additionalProperties": obj({"mode": S(), "template": {"type": "boolean"}})},
+        "parameters": obj({"default": {"type": "object"}, "nodes": {"type": "object"}})}, ["name"]),
+    "file": {"type": "array", "items": S(format="binary"), "description": "one part per file; its filename is the path inside the bundle"}}, ["metadata", "file"])}}}
+add("/projects/{project_id}/bundles", "get", op("listBundles", "Bundles of a project", "viewer", [PR, Q("name", "bundle name"), Q("status", "unsigned | published")] + PAGE, None,
+    {**ok(200, ref("ListOfBundle")), **errs(400, 401, 404)}))
+add("/projects/{project_id}/bundles", "post", op("publishBundle", "Upload a bundle (multipart, at most max_upload_bytes): next version, blobs stored once by hash, signed by the project's server key or left unsigned for an offline signature", "operator", [PR, IDEM],
+    UPLOAD, {**ok(201, ref("Bundle")), **errs(*MUT, 409)}))
+add("/bundles/{bundle_id}", "get", op("getBundle", "Read a bundle", "viewer", [BU], None, {**ok(200, ref("Bundle")), **errs(400, 401, 404)}))
+add("/bundles/{bundle_id}/manifest", "get", op("getBundleManifest", "The signed manifest envelope (exact bytes, key id, signature)", "viewer", [BU], None,
+    {**ok(200, ref("Envelope")), **errs(400, 401, 404, 409)}))
+add("/bundles/{bundle_id}/signature", "post", op("signBundle", "Publish an unsigned bundle with an offline signature over its unsigned_manifest bytes", "admin", [BU, IDEM], SIG_BODY,
+    {**ok(200, ref("Bundle")), **errs(*MUT, 409, 422)}))
+add("/nodes/{node_id}/bundle", "get", op("getNodeBundle", "Desired and applied bundle of a node, its last reported state and recent steps", "viewer", [NODE], None,
+    {**ok(200, ref("NodeBundle")), **errs(400, 401, 404)}))
+add("/nodes/{node_id}/bundle", "put", op("assignBundle", "Set the node's desired bundle (rendered per node when templated); the retained desired message follows", "operator", [NODE, IDEM],
+    body({"bundle_id": UUID}, ["bundle_id"]), {**ok(200, ref("NodeBundle")), **errs(*MUT, 409, 422)}))
+add("/projects/{project_id}/drift", "get", op("listDrift", "Nodes whose applied manifest differs from the desired one", "viewer", [PR] + PAGE, None,
+    {**ok(200, ref("ListOfNodeBundle")), **errs(400, 401, 404)}))
+NSIG = [{"name": "X-GF-Node", "in": "header", "required": True, "schema": UUID, "description": "the calling node"}] + SIGH
+add("/agent/bundles/{bundle_id}/manifest", "get", op("agentManifest", "The signed manifest envelope of the node's desired bundle (node-signed)", "node", [BU] + NSIG, None,
+    {**ok(200, ref("Envelope")), **errs(400, 401, 403, 404)}, security=False))
+add("/agent/blobs/{sha256}", "get", op("agentBlob", "A blob of the node's project or rendering; one HTTP Range (bytes=N- or bytes=N-M) resumes a cut download (node-signed)", "node",
+    [{"name": "sha256", "in": "path", "required": True, "schema": HEX(64)}, {"name": "Range", "in": "header", "required": False, "schema": S()}] + NSIG, None,
+    {"200": {"description": "the blob", "content": {"application/octet-stream": {"schema": S(format="binary")}}},
+     "206": {"description": "the requested range", "content": {"application/octet-stream": {"schema": S(format="binary")}}},
+     "416": {"description": "range beyond the blob"}, **errs(400, 401, 403, 404)}, security=False))
+add("/agent/trust", "get", op("agentTrust", "Signed trust statements after since, in order (node-signed)", "node",
+    [Q("since", "last statement the agent holds", {"type": "integer", "minimum": 0})] + NSIG, None,
+    {**ok(200, obj({"statements": {"type": "array", "items": ref("Envelope")}}, ["statements"])), **errs(400, 401, 403)}, security=False))
 ROOT = [{"url": "/", "description": "outside /api/v1"}]
 txt = lambda d: {"200": {"description": d, "content": {"text/plain": {"schema": S()}}}}
 paths["/healthz"] = {"servers": ROOT, "get": op("healthz", "Liveness", "none", [], None, txt("ok"), security=False)}

@@ -49,6 +49,9 @@ const struct gf_stmt gf_q_scope_project = {
 const struct gf_stmt gf_q_scope_node = SCOPE_VIA_PROJECT("scope_node", "nodes");
 const struct gf_stmt gf_q_scope_cluster = SCOPE_VIA_PROJECT("scope_cluster", "broker_clusters");
 const struct gf_stmt gf_q_scope_etoken = SCOPE_VIA_PROJECT("scope_etoken", "enrollment_tokens");
+const struct gf_stmt gf_q_scope_bundle = SCOPE_VIA_PROJECT("scope_bundle", "bundles");
+const struct gf_stmt gf_q_scope_signing_key = SCOPE_VIA_PROJECT("scope_signing_key",
+                                                                "signing_keys");
 
 const struct gf_stmt gf_q_audit_insert = {
     "audit_insert",

@@ -9,6 +9,8 @@
 
 #include "../req.h"
 
+#include <libpq-fe.h>
+
 /* h_ops.c */
 enum gf_err gf_h_healthz(struct gf_req *r);
 enum gf_err gf_h_readyz(struct gf_req *r);
@@ -88,5 +90,33 @@ enum gf_err gf_h_clusters_list(struct gf_req *r);
 enum gf_err gf_h_clusters_create(struct gf_req *r);
 enum gf_err gf_h_clusters_get(struct gf_req *r);
 enum gf_err gf_h_clusters_delete(struct gf_req *r);
+
+/* h_signkeys.c */
+enum gf_err gf_h_signkeys_list(struct gf_req *r);
+enum gf_err gf_h_signkeys_create(struct gf_req *r);
+enum gf_err gf_h_signkeys_retire(struct gf_req *r);
+enum gf_err gf_h_trust_get(struct gf_req *r);
+enum gf_err gf_h_trust_sign(struct gf_req *r);
+
+/* h_bundles.c */
+enum gf_err gf_h_bundles_list(struct gf_req *r);
+enum gf_err gf_h_bundles_create(struct gf_req *r);
+enum gf_err gf_h_bundles_get(struct gf_req *r);
+enum gf_err gf_h_bundles_manifest(struct gf_req *r);
+enum gf_err gf_h_bundles_sign(struct gf_req *r);
+/* Store a blob (deduplicated by hash), inside the caller's transaction. */
+enum gf_err gf_h_blob_put(struct gf_dbconn *db, const char *sha, const void *data, size_t len);
+/* Envelope text of a gf_q_bundle_signed row (caller frees with gf_free). */
+enum gf_err gf_h_envelope_of(const PGresult *res, char **out, size_t *len);
+
+/* h_desired.c */
+enum gf_err gf_h_desired_get(struct gf_req *r);
+enum gf_err gf_h_desired_put(struct gf_req *r);
+enum gf_err gf_h_drift_list(struct gf_req *r);
+
+/* h_agent.c (node-signed) */
+enum gf_err gf_h_agent_manifest(struct gf_req *r);
+enum gf_err gf_h_agent_blob(struct gf_req *r);
+enum gf_err gf_h_agent_trust(struct gf_req *r);
 
 #endif
