@@ -35,6 +35,14 @@ static const struct gf_conf_key keys[] = {
     K(broker_url, GF_CONF_STR, NULL, 0, 0,
       "override the broker URL the server hands out at enrollment (mqtt:// or mqtts://)"),
     K(node_name, GF_CONF_STR, NULL, 0, 0, "name proposed at enrollment; unset = hostname"),
+    K(actions_file, GF_CONF_STR, NULL, 0, 0,
+      "file mapping bundle apply action names to fixed command lines (docs/agent.md); unset = "
+      "bundles with actions are refused"),
+    K(trust_file, GF_CONF_STR, NULL, 0, 0,
+      "pinned trust statement envelope (GET /projects/{id}/trust) for bundle signatures; unset "
+      "= trust the project's first statement fetched from the server"),
+    K(bundle_max_bytes, GF_CONF_SIZE, "256m", 65536, 64L * 1024 * 1024 * 1024,
+      "disk the bundle blob cache may use while downloading"),
 };
 
 const struct gf_conf_table gf_agent_config_table = {

@@ -24,6 +24,9 @@ struct gf_agent_config {
     long keepalive;
     int spool_fsync;
     char *broker_url;
+    char *actions_file;
+    char *trust_file;
+    long bundle_max_bytes;
 };
 
 extern const struct gf_conf_table gf_agent_config_table;

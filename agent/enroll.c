@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "config.h"
 #include "file.h"
+#include "http.h"
 #include "identity.h"
 #include "ids.h"
 #include "json.h"
@@ -84,29 +85,6 @@ enum gf_err gf_node_state_save(const char *state_dir, const struct gf_node_state
     return err;
 }
 
-/* The signature headers of docs/mqtt.md for method + path + body. */
-static struct curl_slist *sign_headers(struct curl_slist *h, const struct gf_identity *id,
-                                       const char *node_id, const char *method,
-                                       const char *path, const char *body)
-{
-    char ts[24], hash[GF_SHA256_HEX_LEN + 1], msg[512], line[200], sig_text[100];
-    unsigned char sig[GF_IDENTITY_SIG_BYTES];
-
-    snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-    gf_sha256_hex(hash, sizeof(hash), body, strlen(body));
-    int n = snprintf(msg, sizeof(msg), "GF1\n%s\n%s\n%s\n%s", method, path, ts, hash);
-    gf_identity_sign(id, msg, (size_t)n, sig);
-    gf_b64url_encode(sig_text, sizeof(sig_text), sig, sizeof(sig));
-    if (node_id != NULL) {
-        snprintf(line, sizeof(line), "X-GF-Node: %s", node_id);
-        h = curl_slist_append(h, line);
-    }
-    snprintf(line, sizeof(line), "X-GF-Timestamp: %s", ts);
-    h = curl_slist_append(h, line);
-    snprintf(line, sizeof(line), "X-GF-Signature: %s", sig_text);
-    return curl_slist_append(h, line);
-}
-
 static void read_answer(const json_t *a, struct gf_node_state *st)
 {
     const json_t *m = json_object_get(a, "mqtt");
@@ -144,7 +122,7 @@ enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_id
     gf_buf_init(&answer, GF_ENROLL_ANSWER_MAX);
     if (poll) {
         snprintf(path, sizeof(path), "/api/v1/enroll/%s", st->node_id);
-        h = sign_headers(h, id, st->node_id, "GET", path, "");
+        h = gf_http_sign_headers(h, id, st->node_id, "GET", path, "");
     } else {
         gf_identity_public_text(id, pk, sizeof(pk));
         json_t *req = json_pack("{s:s, s:s, s:O, s:O}", "token",
@@ -161,7 +139,7 @@ enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_id
         }
         snprintf(path, sizeof(path), "/api/v1/enroll");
         h = curl_slist_append(h, "Content-Type: application/json");
-        h = sign_headers(h, id, NULL, "POST", path, body); /* proof of possession */
+        h = gf_http_sign_headers(h, id, NULL, "POST", path, body); /* proof of possession */
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
     snprintf(url, sizeof(url), "%s%s", cfg->server_url, path);

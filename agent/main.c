@@ -18,6 +18,7 @@
  */
 #define GF_LOG_MODULE "agent"
 
+#include "bundler.h"
 #include "collectors/collector.h"
 #include "config.h"
 #include "enroll.h"
@@ -80,6 +81,7 @@ struct agent {
     int64_t sent_us;
     struct gf_buf rec;
     json_t *last_sample; /* the newest health sample: birth's inventory comes from it */
+    struct gf_bundler *bundler;
 };
 
 /* One health sample into the spool. */
@@ -138,11 +140,16 @@ static void send_birth(struct agent *a)
      * shorten the window of the next sample's rates (CPU, link, disk). */
     json_t *inv = gf_inventory(&a->roots, a->last_sample);
     gf_time_format_rfc3339(gf_time_now_us(), clock, sizeof(clock));
-    json_t *b = json_pack("{s:s, s:I, s:s, s:o, s:s, s:i, s:i, s:n}", "boot_id", a->boot_id,
+    char applied[512] = "null";
+    if (a->bundler != NULL) {
+        gf_bundler_applied(a->bundler, applied, sizeof(applied));
+    }
+    json_t *b = json_pack("{s:s, s:I, s:s, s:o, s:s, s:i, s:i, s:o}", "boot_id", a->boot_id,
                           "session", (json_int_t)gf_session_number(a->session),
                           "agent_version", GF_VERSION, "inventory", inv ? inv : json_object(),
                           "clock", clock, "health_interval", (int)a->cfg.health_interval,
-                          "keepalive", (int)a->cfg.keepalive, "applied_bundle");
+                          "keepalive", (int)a->cfg.keepalive, "applied_bundle",
+                          json_loads(applied, JSON_DECODE_ANY, NULL));
     char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
     if (text != NULL) {
         gf_session_publish(a->session, "birth", text, strlen(text));
@@ -214,6 +221,13 @@ static int enroll(struct agent *a, int force)
     return rc < 0 ? 0 : rc;
 }
 
+static void on_desired(void *ud, const void *payload, size_t len)
+{
+    struct agent *a = ud;
+
+    gf_bundler_desired(a->bundler, payload, len);
+}
+
 static int open_session(struct agent *a)
 {
     struct gf_session_opts o = {0};
@@ -227,7 +241,13 @@ static int open_session(struct agent *a)
     o.state_dir = a->cfg.state_dir;
     o.boot_id = a->boot_id;
     o.keepalive = (int)a->cfg.keepalive;
-    return gf_session_new(&o, &a->session) == GF_OK ? 0 : 1;
+    o.on_desired = on_desired;
+    o.desired_ud = a;
+    if (gf_session_new(&o, &a->session) != GF_OK) {
+        return 1;
+    }
+    gf_bundler_session(a->bundler, a->session);
+    return 0;
 }
 
 static int run(struct agent *a)
@@ -282,6 +302,7 @@ static int run(struct agent *a)
             if (rc != 0) {
                 return rc;
             }
+            gf_bundler_session(a->bundler, NULL);
             gf_session_free(a->session);
             a->session = NULL;
             if (open_session(a) != 0) {
@@ -391,6 +412,13 @@ int main(int argc, char **argv)
         gf_log_error("cannot open the spool", "where=%s error=\"%s\"", diag.where, diag.msg);
         goto out;
     }
+    struct gf_bundler_opts bo = {&a.cfg, a.id, a.node.node_id, NULL};
+    if (gf_bundler_start(&bo, &a.bundler, &diag) != GF_OK) {
+        gf_log_error("cannot start the bundle thread", "where=%s error=\"%s\"", diag.where,
+                     diag.msg);
+        rc = 2;
+        goto out;
+    }
     if (open_session(&a) != 0) {
         gf_log_error("bad broker URL", "url=%s", a.cfg.broker_url ? a.cfg.broker_url : a.node.url);
         goto out;
@@ -399,6 +427,7 @@ int main(int argc, char **argv)
                 a.cfg.health_interval);
     rc = run(&a);
 out:
+    gf_bundler_stop(a.bundler);
     gf_session_free(a.session);
     gf_spool_close(a.spool);
     json_decref(a.last_sample);

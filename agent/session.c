@@ -40,6 +40,8 @@ struct gf_session {
     atomic_int connected;
     atomic_long rtt_ms;
     atomic_llong sent_us;
+    gf_session_desired_fn on_desired;
+    void *desired_ud;
 };
 
 static void post(struct gf_session *s, const struct gf_session_event *ev)
@@ -100,11 +102,21 @@ static int on_message(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
     struct gf_session *s = ctx;
     struct gf_session_event ev = {0};
     json_error_t jerr;
+    size_t rl = strlen(s->root);
+
+    (void)tlen;
+    if (strncmp(topic, s->root, rl) == 0 && strcmp(topic + rl, "desired") == 0) {
+        if (s->on_desired != NULL) {
+            s->on_desired(s->desired_ud, m->payload, (size_t)m->payloadlen);
+        }
+        MQTTAsync_freeMessage(&m);
+        MQTTAsync_free(topic);
+        return 1;
+    }
     json_t *a = json_loadb(m->payload, (size_t)m->payloadlen, 0, &jerr);
     const char *boot = json_string_value(json_object_get(a, "boot_id"));
     json_t *seq = json_object_get(a, "seq");
 
-    (void)tlen;
     if (boot != NULL && json_is_integer(seq) && json_integer_value(seq) > 0) {
         ev.kind = GF_SEV_ACK;
         snprintf(ev.boot_id, sizeof(ev.boot_id), "%s", boot);
@@ -174,6 +186,11 @@ static void on_connected(void *ctx, MQTTAsync_successData5 *r)
     atomic_store(&s->connected, 1);
     snprintf(topic, sizeof(topic), "%sack", s->root);
     MQTTAsync_subscribe(s->client, topic, 1, &ro);
+    if (s->on_desired != NULL) {
+        MQTTAsync_responseOptions dro = MQTTAsync_responseOptions_initializer;
+        snprintf(topic, sizeof(topic), "%sdesired", s->root);
+        MQTTAsync_subscribe(s->client, topic, 1, &dro);
+    }
     int n = snprintf(state, sizeof(state),
                      "{\"state\":\"online\",\"boot_id\":\"%s\",\"session\":%llu}", s->boot_id,
                      (unsigned long long)s->session);
@@ -218,6 +235,8 @@ enum gf_err gf_session_new(const struct gf_session_opts *o, struct gf_session **
     snprintf(s->boot_id, sizeof(s->boot_id), "%s", o->boot_id);
     snprintf(s->will_topic, sizeof(s->will_topic), "%sstate", s->root);
     s->keepalive = o->keepalive;
+    s->on_desired = o->on_desired;
+    s->desired_ud = o->desired_ud;
     atomic_store(&s->rtt_ms, -1);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);

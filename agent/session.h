@@ -3,7 +3,7 @@
  * session.h - the agent's MQTT 5 session (paho MQTTAsync). Each connect bumps and persists
  * the session number first (<state_dir>/session), sets the Last Will (retained `state`
  * offline with that number) and, once connected, publishes the retained `state` online and
- * subscribes to `ack`. Reconnecting is the caller's: gf_session_connect again after
+ * subscribes to `ack` and `desired`. Reconnecting is the caller's: gf_session_connect again after
  * GF_SEV_LOST (capped backoff with jitter in main.c), so every connection has its own
  * number. paho calls back on its own threads; events reach the main thread through a
  * mailbox (gf_session_wait), so the spool is only ever touched by the main thread.
@@ -32,6 +32,9 @@ struct gf_session_event {
     uint64_t seq;
 };
 
+/* Called on a paho thread with each `desired` message (retained: also on every connect). */
+typedef void (*gf_session_desired_fn)(void *ud, const void *payload, size_t len);
+
 /* Plain value struct; strings borrowed for gf_session_new. */
 struct gf_session_opts {
     const char *url, *client_id, *username, *password, *topic_root;
@@ -39,6 +42,8 @@ struct gf_session_opts {
     const char *state_dir;
     const char *boot_id;
     int keepalive;
+    gf_session_desired_fn on_desired; /* NULL: do not subscribe to `desired` */
+    void *desired_ud;
 };
 
 enum gf_err gf_session_new(const struct gf_session_opts *o, struct gf_session **out);
@@ -56,8 +61,8 @@ void gf_session_wake(struct gf_session *s);
 int gf_session_connected(struct gf_session *s);
 uint64_t gf_session_number(struct gf_session *s);
 
-/* QoS 1 publish under the topic root (suffix "birth", "health"). GF_ERR_UNAVAILABLE when
- * not connected. */
+/* QoS 1 publish under the topic root (suffix "birth", "health", "bundle/status").
+ * GF_ERR_UNAVAILABLE when not connected. Any thread. */
 enum gf_err gf_session_publish(struct gf_session *s, const char *suffix, const char *payload,
                                size_t len);
 
