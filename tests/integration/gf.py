@@ -1075,3 +1075,88 @@ def main():
             sys.stderr.write(f"\n--- log of {s.name} ({s.log_path}), last lines ---\n"
                              f"{s.log_tail()}\n")
     sys.exit(0 if ok else 1)
+
+
+AGENT_FIXTURES = os.path.join(REPO, "tests", "unit", "agent", "fixtures")
+AGENT_KEEPALIVE = 4
+
+
+class Agent:
+    """One gatefleet-agent process with its own state_dir."""
+
+    def __init__(self, srv, token, fixture="ups", name="agent", extra=(), env=None):
+        self.dir = os.path.join(srv.tmp, uniq(name))
+        os.makedirs(self.dir)
+        self.log_path = os.path.join(self.dir, "agent.log")
+        self.args = [os.environ["GF_AGENT_BIN"], "--server_url", srv.base_url,
+                     "--state_dir", os.path.join(self.dir, "state"),
+                     "--procfs_root", os.path.join(AGENT_FIXTURES, fixture, "proc"),
+                     "--sysfs_root", os.path.join(AGENT_FIXTURES, fixture, "sys"),
+                     "--health_interval", "1", "--keepalive", str(AGENT_KEEPALIVE),
+                     "--log_level", "debug"] + list(extra)
+        if token:
+            self.args += ["--enrollment_token", token]
+        self.proc = None
+        self.env = env
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        env = dict(os.environ, **self.env) if self.env else None
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout)
+        self.log.close()
+        return self.proc.returncode
+
+    def wait_exit(self, timeout=30):
+        return self.proc.wait(timeout)
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def node_id(self):
+        with open(os.path.join(self.dir, "state", "node.json")) as f:
+            return json.load(f)["node_id"]
+
+
+def multipart(metadata, files):
+    """A multipart/form-data body: a "metadata" JSON part and one "file" part per
+    (path, bytes). Returns (body, content type)."""
+    boundary = "gfb" + uuid.uuid4().hex
+    out = bytearray()
+    out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n"
+            f"Content-Type: application/json\r\n\r\n").encode()
+    out += json.dumps(metadata).encode() + b"\r\n"
+    for path, data in files:
+        out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"{path}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+        out += data + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+def upload_bundle(client, project_id, metadata, files, **kw):
+    body, ctype = multipart(metadata, files)
+    return client.post(f"/projects/{project_id}/bundles", raw=body, content_type=ctype, **kw)
+
+
+class SigningKey(NodeKey):
+    """An operator's offline Ed25519 key: key id, envelopes (docs/bundle-format.md)."""
+
+    @property
+    def public_hex(self):
+        return self.pk.raw.hex()
+
+    @property
+    def key_id(self):
+        return hashlib.sha256(self.pk.raw).hexdigest()[:32]
+
+    def envelope(self, data, key_id=None):
+        import base64
+        return {"signed": base64.b64encode(data).decode(), "key_id": key_id or self.key_id,
+                "signature": self.sign(data).hex()}

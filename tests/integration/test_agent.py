@@ -17,52 +17,10 @@ import time
 
 import gf
 
-FIXTURES = os.path.join(gf.REPO, "tests", "unit", "agent", "fixtures")
-KEEPALIVE = 4
+FIXTURES = gf.AGENT_FIXTURES
+KEEPALIVE = gf.AGENT_KEEPALIVE
 
 
-
-
-class Agent:
-    """One gatefleet-agent process with its own state_dir."""
-
-    def __init__(self, srv, token, fixture="ups", name="agent", extra=()):
-        self.dir = os.path.join(srv.tmp, gf.uniq(name))
-        os.makedirs(self.dir)
-        self.log_path = os.path.join(self.dir, "agent.log")
-        self.args = [os.environ["GF_AGENT_BIN"], "--server_url", srv.base_url,
-                     "--state_dir", os.path.join(self.dir, "state"),
-                     "--procfs_root", os.path.join(FIXTURES, fixture, "proc"),
-                     "--sysfs_root", os.path.join(FIXTURES, fixture, "sys"),
-                     "--health_interval", "1", "--keepalive", str(KEEPALIVE),
-                     "--log_level", "debug"] + list(extra)
-        if token:
-            self.args += ["--enrollment_token", token]
-        self.proc = None
-
-    def start(self):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
-        return self
-
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout)
-        self.log.close()
-        return self.proc.returncode
-
-    def wait_exit(self, timeout=30):
-        return self.proc.wait(timeout)
-
-    def text(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def node_id(self):
-        import json
-        with open(os.path.join(self.dir, "state", "node.json")) as f:
-            return json.load(f)["node_id"]
 
 
 class AgentTest(gf.GfTestCase):
@@ -90,7 +48,7 @@ class AgentTest(gf.GfTestCase):
         cls.broker.stop()
 
     def agent(self, token=None, **kw):
-        a = Agent(self.srv, self.token if token is None else token, **kw)
+        a = gf.Agent(self.srv, self.token if token is None else token, **kw)
         self.agents.append(a)
         return a
 

@@ -20,7 +20,7 @@ import re
 import gf
 
 SUBST = ("tenant_id", "project_id", "user_id", "token_id", "node_id", "cluster_id",
-         "enrollment_token_id")
+         "enrollment_token_id", "bundle_id", "signing_key_id")
 VOLATILE = ("request_id", "trace_id", "instance")
 
 
@@ -71,6 +71,10 @@ class BolaTest(gf.GfTestCase):
         cls.node_a = cls.owner_a.post(f"/projects/{cls.pa['id']}/nodes", {
             "public_key": gf.random_public_key(), "name": gf.uniq("node-a"),
             "labels": {"site": "a-secret-site"}}).expect(201).json
+        # A's signed bundle (its first upload makes the project's signing key).
+        cls.bundle_a = gf.upload_bundle(cls.owner_a, cls.pa["id"], {"name": "a-secret-bundle"},
+                                        [("etc/a.conf", b"secret=a\n")]).expect(201).json
+        cls.key_a = cls.owner_a.get(f"/projects/{cls.pa['id']}/signing-keys").json["items"][0]
         # Tenant B: its owner is the attacker.
         cls.b_user = cls.srv.user()
         cls.b = gf.make_tenant(admin)
@@ -82,15 +86,16 @@ class BolaTest(gf.GfTestCase):
         cls.ids = {"tenant_id": cls.a["id"], "project_id": cls.pa["id"],
                    "user_id": cls.member_a.user["id"], "token_id": cls.tok_a["id"],
                    "node_id": cls.node_a["id"], "cluster_id": cls.cluster_a["id"],
-                   "enrollment_token_id": cls.etok_a["id"]}
+                   "enrollment_token_id": cls.etok_a["id"], "bundle_id": cls.bundle_a["id"],
+                   "signing_key_id": cls.key_a["id"]}
         cls.a_names = [cls.a["name"], cls.a["slug"], cls.pa["name"], cls.pa["description"],
                        cls.owner_a.email, cls.member_a.email, cls.tok_a["name"],
                        cls.tok_a["prefix"], cls.tok_a["secret"], cls.cluster_a["name"],
                        cls.etok_a["name"], cls.etok_a["secret"], cls.node_a["name"],
-                       "a-secret-site"]
+                       "a-secret-site", "a-secret-bundle", cls.key_a["key_id"]]
         cls.a_ids = [cls.a["id"], cls.pa["id"], cls.owner_a.user["id"],
                      cls.member_a.user["id"], cls.tok_a["id"], cls.node_a["id"],
-                     cls.cluster_a["id"], cls.etok_a["id"]]
+                     cls.cluster_a["id"], cls.etok_a["id"], cls.bundle_a["id"], cls.key_a["id"]]
         cls.snapshot_a = cls.read_a()
 
     @classmethod
