@@ -174,8 +174,8 @@ class AgentTlsTest(gf.GfTestCase):
             admin.post(f"/projects/{pid}/clusters", broker.cluster_body(tls=True)).expect(201)
             token = admin.post(f"/projects/{pid}/enrollment-tokens",
                                {"auto_accept": True}).expect(201).json["secret"]
-            good = Agent(srv, token, name="tls-ok", extra=("--broker_ca_file", certs[0])).start()
-            bad = Agent(srv, token, name="tls-bad").start()
+            good = gf.Agent(srv, token, name="tls-ok", extra=("--broker_ca_file", certs[0])).start()
+            bad = gf.Agent(srv, token, name="tls-bad").start()
             agents += [good, bad]
             ids = [gf.wait_for(lambda a=a: os.path.exists(os.path.join(a.dir, "state", "node.json"))
                             and a.node_id(), what="node.json") for a in (good, bad)]
@@ -220,7 +220,7 @@ class ServerCrashTest(gf.GfTestCase):
             admin.post(f"/projects/{pid}/clusters", broker.cluster_body()).expect(201)
             token = admin.post(f"/projects/{pid}/enrollment-tokens",
                                {"auto_accept": True}).expect(201).json["secret"]
-            agent = Agent(srv, token, name="crash-agent").start()
+            agent = gf.Agent(srv, token, name="crash-agent").start()
             node_id = gf.wait_for(lambda: os.path.exists(os.path.join(agent.dir, "state",
                                                                    "node.json"))
                                and agent.node_id(), what="node.json")
