@@ -116,6 +116,7 @@ enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_id
     *status = GF_ENROLL_RETRY;
     msg[0] = '\0';
     CURL *c = curl_easy_init();
+    long offset_before = gf_http_offset();
     if (c == NULL) {
         return GF_ERR_NOMEM;
     }
@@ -146,6 +147,7 @@ enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_id
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, gf_http_on_header);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
@@ -174,6 +176,9 @@ enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_id
                       : GF_ENROLL_PENDING;
     } else if (code == 403) {
         *status = GF_ENROLL_REJECTED;
+    } else if (code == 401 && labs(gf_http_offset() - offset_before) > 60) {
+        /* Refused for our clock, which this answer's Date header has just corrected. */
+        *status = GF_ENROLL_RETRY;
     } else if (code == 401 && !poll) {
         *status = GF_ENROLL_BAD_TOKEN;
     }

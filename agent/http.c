@@ -12,10 +12,44 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#define OFFSET_LOG_S 60 /* log when the offset moves by more than this */
+
+static atomic_long server_offset_s;
+
+long gf_http_offset(void)
+{
+    return atomic_load(&server_offset_s);
+}
+
+size_t gf_http_on_header(char *line, size_t size, size_t n, void *userdata)
+{
+    size_t len = size * n;
+    char date[64];
+
+    (void)userdata;
+    if (len > 5 && len < sizeof(date) + 5 && strncasecmp(line, "Date:", 5) == 0) {
+        snprintf(date, sizeof(date), "%.*s", (int)(len - 5), line + 5);
+        time_t server = curl_getdate(date, NULL);
+        if (server > 0) {
+            long offset = (long)(server - time(NULL));
+            long old = atomic_exchange(&server_offset_s, offset);
+            if (labs(offset - old) > OFFSET_LOG_S) {
+                gf_log_warn("local clock differs from the server's; signing with the server's "
+                            "time",
+                            "offset_s=%ld", offset);
+            }
+        }
+    }
+    return len;
+}
 
 struct curl_slist *gf_http_sign_headers(struct curl_slist *h, const struct gf_identity *id,
                                         const char *node_id, const char *method, const char *path,
@@ -24,7 +58,7 @@ struct curl_slist *gf_http_sign_headers(struct curl_slist *h, const struct gf_id
     char ts[24], hash[GF_SHA256_HEX_LEN + 1], msg[2600], line[200], sig_text[100];
     unsigned char sig[GF_IDENTITY_SIG_BYTES];
 
-    snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
+    snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL) + gf_http_offset());
     gf_sha256_hex(hash, sizeof(hash), body, strlen(body));
     int n = snprintf(msg, sizeof(msg), "GF1\n%s\n%s\n%s\n%s", method, path, ts, hash);
     if (n < 0 || (size_t)n >= sizeof(msg)) {
@@ -84,8 +118,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-enum gf_err gf_http_signed_get(const struct gf_agent_config *cfg, const struct gf_identity *id,
-                               const char *node_id, struct gf_http_get *g)
+static enum gf_err get_once(const struct gf_agent_config *cfg, const struct gf_identity *id,
+                            const char *node_id, struct gf_http_get *g)
 {
     char url[2300], range[48];
     struct curl_slist *h = NULL;
@@ -113,6 +147,7 @@ enum gf_err gf_http_signed_get(const struct gf_agent_config *cfg, const struct g
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, gf_http_on_header);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 64L);
@@ -134,5 +169,21 @@ enum gf_err gf_http_signed_get(const struct gf_agent_config *cfg, const struct g
     }
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
+    return err;
+}
+
+enum gf_err gf_http_signed_get(const struct gf_agent_config *cfg, const struct gf_identity *id,
+                               const char *node_id, struct gf_http_get *g)
+{
+    long before = gf_http_offset();
+    enum gf_err err = get_once(cfg, id, node_id, g);
+
+    if (err == GF_OK && g->status == 401 && labs(gf_http_offset() - before) > 60) {
+        /* Refused for our clock, which the answer's Date header has just corrected. */
+        if (g->buf != NULL) {
+            g->buf->len = 0;
+        }
+        err = get_once(cfg, id, node_id, g);
+    }
     return err;
 }

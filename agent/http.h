@@ -20,10 +20,20 @@ struct gf_identity;
 struct gf_agent_config;
 
 /* Append X-GF-Node (when node_id), X-GF-Timestamp and X-GF-Signature for method, path and
- * body to h; returns the new list (NULL on allocation failure, h then freed by the caller). */
+ * body to h; returns the new list (NULL on allocation failure, h then freed by the caller).
+ * The timestamp is the local clock corrected by the server's offset (gf_http_offset). */
 struct curl_slist *gf_http_sign_headers(struct curl_slist *h, const struct gf_identity *id,
                                         const char *node_id, const char *method, const char *path,
                                         const char *body);
+
+/* CURLOPT_HEADERFUNCTION for every request to the server: learns the server's clock from
+ * its Date header (userdata unused). Signed requests then carry the server's time, so a
+ * station whose clock is off (no RTC battery, no NTP on a closed network) can still sign
+ * within the server's +-300 s window. Local decisions (bundle expiry) keep the local clock. */
+size_t gf_http_on_header(char *line, size_t size, size_t n, void *userdata);
+
+/* Seconds to add to the local clock to get the server's (0 until a Date header was seen). */
+long gf_http_offset(void);
 
 /* A signed GET. Plain value struct. */
 struct gf_http_get {

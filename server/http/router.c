@@ -92,14 +92,10 @@ void gf_router_print_json(FILE *out)
 {
     static const char *const auth[] = {"none", "any", "session", "server_admin"};
     static const char *const scope[] = {
-        [GF_SCOPE_NONE] = "none",
-        [GF_SCOPE_TENANT] = "tenant",
-        [GF_SCOPE_PROJECT] = "project",
-        [GF_SCOPE_NODE] = "node",
-        [GF_SCOPE_CLUSTER] = "cluster",
-        [GF_SCOPE_ENROLL_TOKEN] = "enrollment_token",
-        [GF_SCOPE_BUNDLE] = "bundle",
-        [GF_SCOPE_SIGNING_KEY] = "signing_key",
+        [GF_SCOPE_NONE] = "none",       [GF_SCOPE_TENANT] = "tenant",
+        [GF_SCOPE_PROJECT] = "project", [GF_SCOPE_NODE] = "node",
+        [GF_SCOPE_CLUSTER] = "cluster", [GF_SCOPE_ENROLL_TOKEN] = "enrollment_token",
+        [GF_SCOPE_BUNDLE] = "bundle",   [GF_SCOPE_SIGNING_KEY] = "signing_key",
     };
     _Static_assert(sizeof(scope) / sizeof(scope[0]) == GF_SCOPE_SIGNING_KEY + 1,
                    "every route scope has a name");

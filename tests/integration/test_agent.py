@@ -10,6 +10,7 @@ offline within 1.5 x keep-alive; the broker stopped for a while and restarted: e
 sample taken during the outage arrives exactly once, in order.
 """
 
+import glob
 import os
 import signal
 import subprocess
@@ -90,6 +91,26 @@ class AgentTest(gf.GfTestCase):
         a.stop()
         seqs = [int(r[0]) for r in self.samples(node_id)]
         self.assertEqual(seqs, sorted(set(seqs)), "duplicate samples")
+
+    def test_clock_skew_corrected_from_the_server(self):
+        """A station whose clock is ten minutes behind (no RTC battery, no NTP): its signed
+        requests would fall outside the server's +-300 s window; the agent learns the
+        server's time from the Date header, enrolls anyway and keeps signing correctly."""
+        lib = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+        self.assertTrue(lib, "libfaketime (Debian package faketime, scripts/deps) is missing")
+        a = self.agent(name="skewed")
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        a.env = {"LD_PRELOAD": lib[0], "FAKETIME": "-600s", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                 "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+        a.start()
+        node_id = gf.wait_for(lambda: os.path.exists(os.path.join(a.dir, "state", "node.json"))
+                              and a.node_id(), what="node.json")
+        gf.wait_for(lambda: self.node(node_id)["online"] and self.node(node_id)["health"],
+                    what="online with health")
+        self.assertIn("local clock differs from the server's", a.text())
+        offset = self.node(node_id)["clock_offset_ms"]
+        self.assertTrue(500000 < offset < 700000, offset)
+        self.assertEqual(a.stop(), 0)
 
     def test_pending_then_accept_and_reject(self):
         pending = self.admin.post(f"/projects/{self.pid}/enrollment-tokens",
