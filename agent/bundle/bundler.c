@@ -56,14 +56,18 @@ struct gf_bundler {
     struct gf_trust trust;
     int have_trust;
     pthread_t thread;
+    /* mu guards the mailbox (pending, stop) and applied. It is taken by paho's callback
+     * thread (gf_bundler_desired), so nothing calls into paho while holding it. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
-    struct gf_session *session;
     char *pending; /* newest desired message not taken yet */
     size_t pending_len;
-    char unsent[1024]; /* final report the broker has not taken yet */
     char applied[512];
+    /* pub_mu guards the session pointer while a report is published, and unsent. */
+    pthread_mutex_t pub_mu;
+    struct gf_session *session;
+    char unsent[1024]; /* final report the broker has not taken yet */
 };
 
 /* ------------------------------------------------------------------ reports */
@@ -95,13 +99,13 @@ static void report(struct gf_bundler *b, const struct desired *d, const char *st
         gf_log_info("bundle", "bundle=%s version=%llu state=%s", d->bundle_id,
                     (unsigned long long)d->version, state);
     }
-    pthread_mutex_lock(&b->mu);
+    pthread_mutex_lock(&b->pub_mu);
     struct gf_session *ses = b->session;
     int ok = ses != NULL && gf_session_publish(ses, "bundle/status", text, strlen(text)) == GF_OK;
     if (final) {
         snprintf(b->unsent, sizeof(b->unsent), "%s", ok ? "" : text);
     }
-    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_unlock(&b->pub_mu);
 }
 
 static void set_applied(struct gf_bundler *b)
@@ -604,12 +608,14 @@ static void *bundler_main(void *arg)
         msg = b->pending;
         len = b->pending_len;
         b->pending = NULL;
+        pthread_mutex_unlock(&b->mu);
+        pthread_mutex_lock(&b->pub_mu);
         if (b->unsent[0] != '\0' && b->session != NULL &&
             gf_session_publish(b->session, "bundle/status", b->unsent, strlen(b->unsent)) ==
                 GF_OK) {
             b->unsent[0] = '\0';
         }
-        pthread_mutex_unlock(&b->mu);
+        pthread_mutex_unlock(&b->pub_mu);
         if (msg != NULL) {
             struct desired nd;
             if (parse_desired(msg, len, &nd)) {
@@ -651,6 +657,7 @@ enum gf_err gf_bundler_start(const struct gf_bundler_opts *o, struct gf_bundler 
     snprintf(b->blobs_dir, sizeof(b->blobs_dir), "%s/blobs", b->bundles_dir);
     snprintf(b->trust_path, sizeof(b->trust_path), "%s/trust.json", b->bundles_dir);
     pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_init(&b->pub_mu, NULL);
     pthread_cond_init(&b->cv, NULL);
     if ((err = gf_file_mkdirs(b->blobs_dir, 0700)) != GF_OK) {
         gf_diag_set(diag, GF_ERR_CONFIG, "state_dir", "cannot create %s", b->blobs_dir);
@@ -691,6 +698,7 @@ enum gf_err gf_bundler_start(const struct gf_bundler_opts *o, struct gf_bundler 
 fail:
     gf_actions_free(b->actions);
     pthread_mutex_destroy(&b->mu);
+    pthread_mutex_destroy(&b->pub_mu);
     pthread_cond_destroy(&b->cv);
     gf_free(b);
     return err;
@@ -716,9 +724,9 @@ void gf_bundler_desired(struct gf_bundler *b, const void *payload, size_t len)
 
 void gf_bundler_session(struct gf_bundler *b, struct gf_session *s)
 {
-    pthread_mutex_lock(&b->mu);
+    pthread_mutex_lock(&b->pub_mu);
     b->session = s;
-    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_unlock(&b->pub_mu);
 }
 
 void gf_bundler_applied(struct gf_bundler *b, char *out, size_t cap)
@@ -741,6 +749,7 @@ void gf_bundler_stop(struct gf_bundler *b)
     gf_free(b->pending);
     gf_actions_free(b->actions);
     pthread_mutex_destroy(&b->mu);
+    pthread_mutex_destroy(&b->pub_mu);
     pthread_cond_destroy(&b->cv);
     gf_free(b);
 }

@@ -26,6 +26,7 @@ struct gf_mconn {
     char *url, *client_id, *username, *password, *ca_file, *label;
     char *subs[4];
     atomic_int connected;
+    atomic_uint connects; /* successful connects so far */
 };
 
 static char *dup_or_null(const char *s)
@@ -70,6 +71,7 @@ static void on_connected(void *ctx, char *cause)
 
     (void)cause;
     atomic_store(&c->connected, 1);
+    atomic_fetch_add(&c->connects, 1);
     gf_log_info("connected", "conn=%s url=%s", c->label, c->url);
     if (c->o.nsubs == 0) {
         return;
@@ -192,6 +194,11 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     }
     *out = c;
     return GF_OK;
+}
+
+unsigned gf_mconn_connects(const struct gf_mconn *c)
+{
+    return atomic_load(&((struct gf_mconn *)c)->connects);
 }
 
 int gf_mconn_connected(const struct gf_mconn *c)

@@ -39,6 +39,9 @@ struct gf_mconn_opts {
 /* Create and start connecting (returns at once). GF_ERR_CONFIG for a bad URL, GF_ERR_NOMEM. */
 enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **out);
 
+/* Successful connects so far (a change means the broker may have lost retained messages). */
+unsigned gf_mconn_connects(const struct gf_mconn *c);
+
 /* 1 while connected. */
 int gf_mconn_connected(const struct gf_mconn *c);
 

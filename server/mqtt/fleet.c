@@ -53,6 +53,7 @@ struct cluster {
     struct gf_mconn *ingest;
     int service_ready;
     int alive;
+    unsigned desired_connects; /* ingest connects the desired outbox has seen */
     struct cluster *next;
 };
 
@@ -292,7 +293,21 @@ static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clu
     PGresult *res = NULL;
     enum gf_err err;
 
-    if (c->ingest == NULL || !gf_mconn_connected(c->ingest) || gf_db_begin(db) != GF_OK) {
+    if (c->ingest == NULL || !gf_mconn_connected(c->ingest)) {
+        return;
+    }
+    unsigned connects = gf_mconn_connects(c->ingest);
+    if (connects != c->desired_connects) {
+        /* A new session: the broker may have restarted without persistence and lost the
+         * retained desired messages. Publish them all again (harmless when it did not). */
+        const char *rp[1] = {c->id};
+        if ((err = gf_db_exec(db, &gf_q_desired_republish, rp, NULL)) != GF_OK) {
+            log_db("desired republish", err);
+            return;
+        }
+        c->desired_connects = connects;
+    }
+    if (gf_db_begin(db) != GF_OK) {
         return;
     }
     snprintf(limit, sizeof(limit), "%d", GF_DESIRED_BATCH);

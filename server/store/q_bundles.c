@@ -281,6 +281,14 @@ const struct gf_stmt gf_q_desired_due = {
     " ORDER BY nb.next_publish_at LIMIT $2 FOR UPDATE OF nb SKIP LOCKED",
     2};
 
+/* A new session with the cluster: publish every node's desired message again, since a broker
+ * without persistence forgets retained messages when it restarts. */
+const struct gf_stmt gf_q_desired_republish = {
+    "desired_republish",
+    "UPDATE node_bundles nb SET published_gen = 0, next_publish_at = now() FROM nodes n"
+    " WHERE n.id = nb.node_id AND n.broker_cluster_id = $1 AND nb.published_gen > 0",
+    1};
+
 const struct gf_stmt gf_q_desired_done = {
     "desired_done",
     "UPDATE node_bundles SET published_gen = greatest(published_gen, $2), publish_error = NULL"

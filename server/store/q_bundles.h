@@ -84,6 +84,7 @@ extern const struct gf_stmt gf_q_agent_blob;
 /* $1 cluster, $2 limit -> node, gen, payload (locks) */
 extern const struct gf_stmt gf_q_desired_due;
 extern const struct gf_stmt gf_q_desired_done;   /* $1 node, $2 gen */
+extern const struct gf_stmt gf_q_desired_republish; /* $1 cluster */
 extern const struct gf_stmt gf_q_desired_failed; /* $1 node, $2 error */
 
 /* bundle/status (ingest) -------------------------------------------------------------- */

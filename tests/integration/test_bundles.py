@@ -532,6 +532,20 @@ class BundleAgentTest(gf.GfTestCase):
         self.wait_state({"applied"}, version=b["version"])
         self.assertEqual(self.current(), b"slow\n")
 
+    def test_6_desired_survives_a_broker_restart(self):
+        """Assigned while the station is off; then the broker restarts without persistence
+        and forgets the retained desired message. The server publishes desired state again
+        on its new session, so the station still converges when it comes back."""
+        b = self.upload(b"after broker restart\n")
+        self.agent.stop()
+        self.assign(b)
+        gf.wait_for(lambda: self.state().get("published"), what="desired published")
+        self.broker.stop()
+        self.broker.start()
+        self.agent.start()
+        self.wait_state({"applied"}, version=b["version"], timeout=60)
+        self.assertEqual(self.current(), b"after broker restart\n")
+
 
 if __name__ == "__main__":
     gf.main()
