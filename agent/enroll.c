@@ -144,18 +144,9 @@ enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_id
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
     snprintf(url, sizeof(url), "%s%s", cfg->server_url, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    gf_http_setup(c, cfg, url, h, 30L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, gf_http_on_header);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-    if (cfg->ca_file != NULL) {
-        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
-    }
     CURLcode rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
         snprintf(msg, cap, "%s", curl_easy_strerror(rc));

@@ -76,6 +76,21 @@ struct curl_slist *gf_http_sign_headers(struct curl_slist *h, const struct gf_id
     return curl_slist_append(h, line);
 }
 
+void gf_http_setup(CURL *c, const struct gf_agent_config *cfg, const char *url,
+                   struct curl_slist *headers, long timeout_s)
+{
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, gf_http_on_header);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    if (cfg->ca_file != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
+    }
+}
+
 struct sink {
     struct gf_http_get *g;
     int too_big;
@@ -143,20 +158,11 @@ static enum gf_err get_once(const struct gf_agent_config *cfg, const struct gf_i
         h = curl_slist_append(h, range);
     }
     snprintf(url, sizeof(url), "%s%s", cfg->server_url, g->path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    gf_http_setup(c, cfg, url, h, 300L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, gf_http_on_header);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 64L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-    if (cfg->ca_file != NULL) {
-        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
-    }
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g->status);
     if (s.too_big) {

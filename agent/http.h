@@ -4,7 +4,7 @@
  * of docs/mqtt.md, and node-signed GETs whose answer goes to a capped buffer or is appended
  * to a file from a byte offset (HTTP Range), so a download cut by a weak link resumes and a
  * server that streams forever cannot fill the disk: past max_bytes the transfer is aborted.
- * TLS verifies the server (ca_file or the system store); 30 s connect, 300 s total,
+ * TLS verifies the server (ca_file or the system store); 15 s connect, 300 s total,
  * aborted when slower than 64 B/s for 60 s. Thread-safe (one easy handle per call).
  */
 #ifndef GF_AGENT_HTTP_H
@@ -34,6 +34,11 @@ size_t gf_http_on_header(char *line, size_t size, size_t n, void *userdata);
 
 /* Seconds to add to the local clock to get the server's (0 until a Date header was seen). */
 long gf_http_offset(void);
+
+/* The options every request to the server shares: URL, headers, the Date-header hook,
+ * timeouts (15 s to connect, timeout_s in all), no signals, http(s) only, ca_file. */
+void gf_http_setup(CURL *c, const struct gf_agent_config *cfg, const char *url,
+                   struct curl_slist *headers, long timeout_s);
 
 /* A signed GET. Plain value struct. */
 struct gf_http_get {

@@ -312,3 +312,16 @@ enum gf_err gf_trustroot_sign(struct gf_dbconn *db, const unsigned char master[3
     gf_hex_encode(sig_hex, 2 * GF_SIG_LEN + 1, sig, sizeof(sig));
     return GF_OK;
 }
+
+enum gf_err gf_trustroot_envelope(const char *bytes, size_t len, const char *key_id,
+                                  const char *sig_hex, char **out, size_t *outlen)
+{
+    unsigned char sig[GF_SIG_LEN];
+    size_t n = 0;
+
+    if (sodium_hex2bin(sig, sizeof(sig), sig_hex, strlen(sig_hex), NULL, &n, NULL) != 0 ||
+        n != sizeof(sig)) {
+        return GF_ERR_INTERNAL;
+    }
+    return gf_envelope_encode(bytes, len, key_id, sig, out, outlen);
+}

@@ -59,4 +59,9 @@ enum gf_err gf_trustroot_sign(struct gf_dbconn *db, const unsigned char master[3
                               char key_id[GF_KEY_ID_LEN + 1], char sig_hex[2 * GF_SIG_LEN + 1],
                               struct gf_diag *diag);
 
+/* Envelope text (sign.h) of bytes signed by key_id with a signature given as 128 hex.
+ * Caller frees *out (gf_free). GF_ERR_INTERNAL when sig_hex is not a signature. */
+enum gf_err gf_trustroot_envelope(const char *bytes, size_t len, const char *key_id,
+                                  const char *sig_hex, char **out, size_t *outlen);
+
 #endif

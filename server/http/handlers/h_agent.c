@@ -13,6 +13,7 @@
  */
 #include "handlers.h"
 
+#include "../../bundles/trustroot.h"
 #include "../../store/q_bundles.h"
 #include "../nodeauth.h"
 #include "../respond.h"
@@ -195,13 +196,11 @@ enum gf_err gf_h_agent_trust(struct gf_req *r)
         goto out;
     }
     for (int i = 0; i < PQntuples(res); i++) {
-        unsigned char sig[GF_SIG_LEN];
-        const char *text = PQgetvalue(res, i, 1), *hex = PQgetvalue(res, i, 3);
+        const char *text = PQgetvalue(res, i, 1);
         char *env = NULL;
-        size_t len = 0, n = 0;
-        if (sodium_hex2bin(sig, sizeof(sig), hex, strlen(hex), NULL, &n, NULL) != 0 ||
-            gf_envelope_encode(text, strlen(text), PQgetvalue(res, i, 2), sig, &env, &len) !=
-                GF_OK) {
+        size_t len = 0;
+        if (gf_trustroot_envelope(text, strlen(text), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+                                  &env, &len) != GF_OK) {
             err = GF_ERR_INTERNAL;
             goto out;
         }

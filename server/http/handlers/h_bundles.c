@@ -183,15 +183,10 @@ enum gf_err gf_h_bundles_get(struct gf_req *r)
 /* The signed envelope of a bundle row from gf_q_bundle_signed (columns 1..3). */
 enum gf_err gf_h_envelope_of(const PGresult *res, char **out, size_t *len)
 {
-    unsigned char sig[GF_SIG_LEN];
-    size_t n = 0;
-    const char *manifest = PQgetvalue(res, 0, 1), *sig_hex = PQgetvalue(res, 0, 3);
+    const char *manifest = PQgetvalue(res, 0, 1);
 
-    if (sodium_hex2bin(sig, sizeof(sig), sig_hex, strlen(sig_hex), NULL, &n, NULL) != 0 ||
-        n != sizeof(sig)) {
-        return GF_ERR_INTERNAL;
-    }
-    return gf_envelope_encode(manifest, strlen(manifest), PQgetvalue(res, 0, 2), sig, out, len);
+    return gf_trustroot_envelope(manifest, strlen(manifest), PQgetvalue(res, 0, 2),
+                                 PQgetvalue(res, 0, 3), out, len);
 }
 
 enum gf_err gf_h_bundles_manifest(struct gf_req *r)

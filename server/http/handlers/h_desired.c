@@ -69,7 +69,6 @@ static enum gf_err render_for(struct gf_req *r, struct gf_dbconn *db, const PGre
 {
     const char *manifest = PQgetvalue(b, 0, 1), *project = PQgetvalue(b, 0, 4);
     char key_id[GF_KEY_ID_LEN + 1], sig_hex[2 * GF_SIG_LEN + 1];
-    unsigned char sig[GF_SIG_LEN];
     struct gf_manifest m;
     enum gf_reject reason;
     struct gf_diag d;
@@ -129,9 +128,7 @@ static enum gf_err render_for(struct gf_req *r, struct gf_dbconn *db, const PGre
         err = gf_req_fail(r, err, "/bundle_id", "%s", d.msg[0] ? d.msg : "cannot sign");
         goto out;
     }
-    size_t n = 0;
-    sodium_hex2bin(sig, sizeof(sig), sig_hex, strlen(sig_hex), NULL, &n, NULL);
-    err = gf_envelope_encode(text, tlen, key_id, sig, env, envlen);
+    err = gf_trustroot_envelope(text, tlen, key_id, sig_hex, env, envlen);
 out:
     gf_free(text);
     gf_buf_free(&out);

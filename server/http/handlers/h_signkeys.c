@@ -175,13 +175,9 @@ enum gf_err gf_h_trust_get(struct gf_req *r)
         goto out;
     }
     if (PQntuples(cur) == 1) {
-        unsigned char sig[GF_SIG_LEN];
-        size_t n = 0;
-        const char *text = PQgetvalue(cur, 0, 1), *hex = PQgetvalue(cur, 0, 3);
-        if (sodium_hex2bin(sig, sizeof(sig), hex, strlen(hex), NULL, &n, NULL) != 0 ||
-            (err = gf_envelope_encode(text, strlen(text), PQgetvalue(cur, 0, 2), sig, &env,
-                                      &len)) != GF_OK) {
-            err = err ? err : GF_ERR_INTERNAL;
+        const char *text = PQgetvalue(cur, 0, 1);
+        if ((err = gf_trustroot_envelope(text, strlen(text), PQgetvalue(cur, 0, 2),
+                                         PQgetvalue(cur, 0, 3), &env, &len)) != GF_OK) {
             goto out;
         }
         json_object_set_new(out, "seq", json_integer(strtoll(PQgetvalue(cur, 0, 0), NULL, 10)));
