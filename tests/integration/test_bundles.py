@@ -199,6 +199,9 @@ class BundlePublishTest(gf.GfTestCase):
         self.assertEqual(r.body, content[1000:1100])
         get(f"/agent/blobs/{sha}", Range=f"bytes={len(content)}-").expect(416)
         get(f"/agent/blobs/{sha}", Range="bytes=5-2").expect(400)
+        get(f"/agent/blobs/{sha}", Range="bytes=99999999999999999999-").expect(416)
+        r = get(f"/agent/blobs/{sha}", Range="bytes=10-99999999999999999").expect(206)
+        self.assertEqual(r.body, content[10:])
         c.request("GET", f"{gf.API}/agent/blobs/{sha}").expect(401)
         get(f"/agent/blobs/{sha}", k=gf.NodeKey()).expect(401)  # someone else's signature
         # Another project's blob is not there for this node; a pending node gets nothing.

@@ -125,6 +125,13 @@ enum gf_err gf_h_agent_blob(struct gf_req *r)
                            "Range must be bytes=START- or "
                            "bytes=START-END (one range)");
     }
+    /* No blob is larger than a manifest file may be: clamp before the numbers reach SQL. */
+    if (start > (long long)GF_MANIFEST_FILE_MAX) {
+        start = GF_MANIFEST_FILE_MAX;
+    }
+    if (last > (long long)GF_MANIFEST_FILE_MAX) {
+        last = GF_MANIFEST_FILE_MAX;
+    }
     snprintf(off, sizeof(off), "%lld", start);
     snprintf(cnt, sizeof(cnt), "%lld",
              last < 0 ? (long long)GF_MANIFEST_FILE_MAX : last - start + 1);
