@@ -153,8 +153,9 @@ class IngestTest(IngestBase):
         boot = gf.random_uuid()
         self.pub(node_id, pw, "state", {"state": "online", "boot_id": boot, "session": 5},
                  retain=True)
-        gf.wait_for(lambda: self.node_json(node_id)["online"], what="online")
-        self.assertEqual(self.node_json(node_id)["session"], 5)
+        # The probe's birth (session 0) already made the node online: wait for session 5.
+        gf.wait_for(lambda: self.node_json(node_id)["session"] == 5, what="session 5")
+        self.assertTrue(self.node_json(node_id)["online"])
         # A Will of session 4 delivered late: stale, ignored.
         self.pub(node_id, pw, "state", {"state": "offline", "boot_id": boot, "session": 4,
                                         "reason": "will"})
