@@ -114,7 +114,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         g->received += len;
         return len;
     }
-    if (g->max_bytes != 0 && g->received + len > g->max_bytes) {
+    if (code == 200 && g->offset > 0 && g->received == 0) {
+        /* The server (or a proxy) ignored the Range: the body is the whole blob again. */
+        if (ftruncate(g->fd, 0) != 0) {
+            g->write_errno = errno;
+            return 0;
+        }
+        g->offset = 0;
+    }
+    if (g->offset + g->received + len > g->max_bytes) {
         s->too_big = 1;
         return 0;
     }

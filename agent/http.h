@@ -44,9 +44,9 @@ void gf_http_setup(CURL *c, const struct gf_agent_config *cfg, const char *url,
 struct gf_http_get {
     const char *path;   /* "/api/v1/..." (query included) */
     int fd;             /* >= 0: append the body here (Range from offset) */
-    uint64_t offset;    /* bytes already in fd */
+    uint64_t offset;    /* bytes already in fd (back to 0 when a 200 ignores the Range) */
     struct gf_buf *buf; /* fd < 0: the body goes here (capped by buf->cap) */
-    uint64_t max_bytes; /* cap on body bytes for fd (0: none) */
+    uint64_t max_bytes; /* fd: cap on the file (offset + body); past it the transfer aborts */
     long status;        /* out: HTTP status, 0 when no answer */
     uint64_t received;  /* out: body bytes written */
     int write_errno;    /* out: errno of a failed write to fd (ENOSPC: disk full) */

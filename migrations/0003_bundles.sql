@@ -1,7 +1,8 @@
 -- SPDX-License-Identifier: Apache-2.0
 -- 0003_bundles: signed configuration bundles (docs/bundle-format.md).
---   * signing_keys gain a name and a 'pending' state: a key joins the project's trust root
---     only when the trust statement that adds it is signed by a key of the previous root;
+--   * signing_keys gain a kind, a name and a 'pending' state: a key joins the project's trust
+--     root only when the trust statement that adds it is signed by a key of the previous
+--     root; a retired server key's sealed secret is erased;
 --   * trust_statements is that chain (seq 1, 2, ...), exact signed bytes plus signature;
 --   * bundles may wait 'unsigned' for an offline signature; bundle_files record sizes and
 --     which files are templates (rendered per node at assignment);
@@ -10,6 +11,7 @@
 --     the agent reported on bundle/status; bundle_events keeps every reported step.
 
 ALTER TABLE signing_keys
+    ADD COLUMN kind       text NOT NULL DEFAULT 'offline' CHECK (kind IN ('server', 'offline')),
     ADD COLUMN name       text NOT NULL DEFAULT '',
     ADD COLUMN created_by uuid REFERENCES users (id) ON DELETE SET NULL,
     DROP CONSTRAINT signing_keys_state_check,

@@ -40,29 +40,35 @@
 #include <stdint.h>
 
 #define GF_APPLY_MAX_ATTEMPTS 2
+#define GF_APPLY_MAX_NAMES                                                                         \
+    64 /* bundle names with a high-water mark; the bundle thread                                   \
+          refuses a new name when the table is full */
 
 struct gf_actions;
 
 /* What is committed (installed.json). Plain value struct. */
 struct gf_installed {
-    char name[GF_MANIFEST_NAME_MAX + 1];   /* "" when nothing installed yet */
+    char name[GF_MANIFEST_NAME_MAX + 1]; /* "" when nothing installed yet */
     uint64_t version;
-    char sha256[65];                       /* manifest sha */
+    char sha256[65]; /* manifest sha */
     char bundle_id[40];
-    char dir[128];                         /* "versions/<...>", relative to bundles/ */
-    char failed_sha256[65];                /* last manifest that failed or rolled back */
-    struct { char name[GF_MANIFEST_NAME_MAX + 1]; uint64_t version; } hwm[16];
+    char dir[128];          /* "versions/<...>", relative to bundles/ */
+    char failed_sha256[65]; /* last manifest that failed or rolled back */
+    struct {
+        char name[GF_MANIFEST_NAME_MAX + 1];
+        uint64_t version;
+    } hwm[GF_APPLY_MAX_NAMES];
     size_t nhwm;
-    int64_t floor_us;                      /* newest created_at ever accepted (clock floor) */
+    int64_t floor_us; /* newest created_at ever accepted (clock floor) */
 };
 
 /* Outcome of an apply or a recovery. */
 enum gf_apply_result {
-    GF_APPLY_NOTHING,      /* recovery: no journal */
-    GF_APPLY_APPLIED,      /* new configuration committed */
-    GF_APPLY_KEPT_OLD,     /* recovery: interrupted before the switch, old config active */
-    GF_APPLY_FAILED,       /* refused or failed before the switch; old config active */
-    GF_APPLY_ROLLED_BACK,  /* failed after the switch; old config active again */
+    GF_APPLY_NOTHING,     /* recovery: no journal */
+    GF_APPLY_APPLIED,     /* new configuration committed */
+    GF_APPLY_KEPT_OLD,    /* recovery: interrupted before the switch, old config active */
+    GF_APPLY_FAILED,      /* refused or failed before the switch; old config active */
+    GF_APPLY_ROLLED_BACK, /* failed after the switch; old config active again */
 };
 
 /* Progress callback: step is "applying" (staging), "switching", "actions", "health";

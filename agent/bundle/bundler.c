@@ -36,6 +36,8 @@
 #define RETRY_MIN_MS 5000
 #define RETRY_MAX_MS 300000
 #define TRUST_ANSWER_MAX (1024u * 1024u)
+#define TRUST_PAGE 100 /* statements per answer of GET /agent/trust (q_bundles.c) */
+#define TRUST_MAX_PAGES 100
 
 enum outcome { DONE, RETRY };
 
@@ -174,32 +176,16 @@ static enum gf_err trust_load(struct gf_bundler *b, struct gf_diag *diag)
 }
 
 /* Bring the trust root up to want. DONE with *reason set on refusal. */
-static enum outcome trust_update(struct gf_bundler *b, uint64_t want, enum gf_reject *reason)
+/* Apply one page of statements (an array of envelopes) to the root. DONE, *reason on a
+ * refused statement; *count receives how many the page held. */
+static void trust_page(struct gf_bundler *b, const json_t *list, size_t *count,
+                       enum gf_reject *reason)
 {
-    char path[96];
-    struct gf_buf buf;
-    struct gf_http_get g = {0};
-    json_t *ans = NULL, *env;
     size_t i;
-    enum outcome out = RETRY;
+    json_t *env;
 
-    *reason = GF_REJECT_NONE;
-    if (b->have_trust && b->trust.seq >= want) {
-        return DONE;
-    }
-    snprintf(path, sizeof(path), "/api/v1/agent/trust?since=%llu",
-             (unsigned long long)(b->have_trust ? b->trust.seq : 0));
-    gf_buf_init(&buf, TRUST_ANSWER_MAX);
-    g.path = path;
-    g.fd = -1;
-    g.buf = &buf;
-    if (gf_http_signed_get(b->cfg, b->id, b->node_id, &g) != GF_OK || g.status != 200 ||
-        gf_json_parse_object(buf.data, buf.len, &ans, NULL) != GF_OK) {
-        gf_log_warn("cannot fetch trust statements", "status=%ld", g.status);
-        goto done;
-    }
-    out = DONE;
-    json_array_foreach(json_object_get(ans, "statements"), i, env)
+    *count = json_array_size(list);
+    json_array_foreach(list, i, env)
     {
         struct gf_envelope e = {0};
         struct gf_trust t;
@@ -229,16 +215,47 @@ static enum outcome trust_update(struct gf_bundler *b, uint64_t want, enum gf_re
             if (*reason == GF_REJECT_NONE) {
                 *reason = GF_REJECT_MALFORMED;
             }
-            goto done;
+            return;
         }
     }
-    if (!b->have_trust || b->trust.seq < want) {
+}
+
+/* Bring the trust root up to date before any manifest is judged: always ask the server for
+ * the statements after ours (the desired message's trust_seq is only a hint, and unsigned),
+ * page by page. want: the seq the desired message names; less than that is refused. DONE
+ * with *reason set on refusal; RETRY when the server could not be asked. */
+static enum outcome trust_update(struct gf_bundler *b, uint64_t want, enum gf_reject *reason)
+{
+    *reason = GF_REJECT_NONE;
+    for (int page = 0; page < TRUST_MAX_PAGES; page++) {
+        char path[96];
+        struct gf_buf buf;
+        struct gf_http_get g = {0};
+        json_t *ans = NULL;
+        size_t count = 0;
+        snprintf(path, sizeof(path), "/api/v1/agent/trust?since=%llu",
+                 (unsigned long long)(b->have_trust ? b->trust.seq : 0));
+        gf_buf_init(&buf, TRUST_ANSWER_MAX);
+        g.path = path;
+        g.fd = -1;
+        g.buf = &buf;
+        if (gf_http_signed_get(b->cfg, b->id, b->node_id, &g) != GF_OK || g.status != 200 ||
+            gf_json_parse_object(buf.data, buf.len, &ans, NULL) != GF_OK) {
+            gf_log_warn("cannot fetch trust statements", "status=%ld", g.status);
+            gf_buf_free(&buf);
+            return RETRY;
+        }
+        trust_page(b, json_object_get(ans, "statements"), &count, reason);
+        json_decref(ans);
+        gf_buf_free(&buf);
+        if (*reason != GF_REJECT_NONE || count < TRUST_PAGE) {
+            break;
+        }
+    }
+    if (*reason == GF_REJECT_NONE && (!b->have_trust || b->trust.seq < want)) {
         *reason = GF_REJECT_TRUST;
     }
-done:
-    json_decref(ans);
-    gf_buf_free(&buf);
-    return out;
+    return DONE;
 }
 
 /* ------------------------------------------------------------------ blobs */
@@ -302,9 +319,9 @@ static enum outcome fetch_blob(struct gf_bundler *b, const struct gf_manifest_fi
         g.path = path;
         g.fd = fd;
         g.offset = (uint64_t)st.st_size;
-        g.max_bytes = f->size - g.offset;
+        g.max_bytes = f->size; /* never more than declared, empty files included */
         enum gf_err err = GF_OK;
-        if (g.offset < f->size || f->size == 0) {
+        if (g.offset < f->size) {
             err = gf_http_signed_get(b->cfg, b->id, b->node_id, &g);
         } else {
             g.status = 206;
@@ -325,8 +342,8 @@ static enum outcome fetch_blob(struct gf_bundler *b, const struct gf_manifest_fi
             *word = "download";
             return RETRY;
         }
-        if (g.status == 416 || (g.status == 200 && g.offset > 0)) {
-            unlink(part); /* the server ignored or refused the range: start over */
+        if (g.status == 416) {
+            unlink(part); /* the server refused the range: start over */
             continue;
         }
         if (g.status != 200 && g.status != 206) {
@@ -426,6 +443,11 @@ static enum gf_reject check_manifest(struct gf_bundler *b, const struct gf_manif
         return GF_REJECT_EXPIRED;
     }
     if (m->version < hwm) {
+        return GF_REJECT_ROLLBACK;
+    }
+    if (hwm == 0 && in->nhwm >= GF_APPLY_MAX_NAMES) {
+        /* Forgetting a name's high-water mark would let an old manifest of it back in. */
+        gf_log_warn("too many bundle names on this station", "max=%d", GF_APPLY_MAX_NAMES);
         return GF_REJECT_ROLLBACK;
     }
     if (m->version == hwm) {

@@ -369,11 +369,12 @@ enum gf_err gf_upload_parse(const char *content_type, const char *body, size_t l
             goto out;
         }
         if (u->files[i].is_template) {
+            struct gf_diag rd;
+            gf_diag_clear(&rd);
             if (!gf_utf8_valid(u->files[i].data, u->files[i].len) ||
-                gf_render_check(u->files[i].data, u->files[i].len, NULL, diag) != GF_OK) {
+                gf_render_check(u->files[i].data, u->files[i].len, NULL, &rd) != GF_OK) {
                 err = gf_diag_set(diag, GF_ERR_INVAL, u->m.files[i].path, "template \"%s\": %s",
-                                  u->m.files[i].path,
-                                  diag->msg[0] ? diag->msg : "must be UTF-8 text");
+                                  u->m.files[i].path, rd.msg[0] ? rd.msg : "must be UTF-8 text");
                 goto out;
             }
             u->templated = 1;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#define GF_MCONN_REFUSED_RING 64
 
 struct gf_mconn {
     MQTTAsync client;
@@ -27,7 +28,31 @@ struct gf_mconn {
     char *subs[4];
     atomic_int connected;
     atomic_uint connects; /* successful connects so far */
+    /* Tokens of publishes the broker refused (PUBACK reason >= 0x80): waitForCompletion
+     * counts those as completed too. A small ring is enough: callers wait right away. */
+    atomic_int refused[GF_MCONN_REFUSED_RING];
+    atomic_uint refused_next;
 };
+
+static void on_publish_refused(void *ctx, MQTTAsync_failureData5 *r)
+{
+    struct gf_mconn *c = ctx;
+    unsigned slot = atomic_fetch_add(&c->refused_next, 1) % GF_MCONN_REFUSED_RING;
+
+    atomic_store(&c->refused[slot], r ? r->token : 0);
+    gf_log_warn("publish refused by the broker", "conn=%s reason=%d", c->label,
+                r ? (int)r->reasonCode : -1);
+}
+
+static int was_refused(struct gf_mconn *c, int token)
+{
+    for (unsigned i = 0; i < GF_MCONN_REFUSED_RING; i++) {
+        if (atomic_load(&c->refused[i]) == token) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static char *dup_or_null(const char *s)
 {
@@ -46,8 +71,7 @@ static void on_subscribed(void *ctx, MQTTAsync_successData5 *resp)
         for (int i = 0; i < resp->alt.sub.reasonCodeCount; i++) {
             if (resp->alt.sub.reasonCodes[i] >= 0x80) {
                 gf_log_error("subscription refused", "conn=%s filter=%s reason=%d", c->label,
-                             i < (int)c->o.nsubs ? c->subs[i] : "?",
-                             resp->alt.sub.reasonCodes[i]);
+                             i < (int)c->o.nsubs ? c->subs[i] : "?", resp->alt.sub.reasonCodes[i]);
             }
         }
     } else if (resp->reasonCode >= 0x80) {
@@ -206,18 +230,19 @@ int gf_mconn_connected(const struct gf_mconn *c)
     return atomic_load(&((struct gf_mconn *)c)->connected);
 }
 
-enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *payload,
-                             size_t len, int qos, int retain)
+enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *payload, size_t len,
+                             int qos, int retain)
 {
     return gf_mconn_publish_token(c, topic, payload, len, qos, retain, NULL);
 }
 
 enum gf_err gf_mconn_wait(struct gf_mconn *c, int token, long timeout_ms)
 {
-    return MQTTAsync_waitForCompletion(c->client, token, (unsigned long)timeout_ms) ==
-                   MQTTASYNC_SUCCESS
-               ? GF_OK
-               : GF_ERR_TIMEOUT;
+    if (MQTTAsync_waitForCompletion(c->client, token, (unsigned long)timeout_ms) !=
+        MQTTASYNC_SUCCESS) {
+        return GF_ERR_TIMEOUT;
+    }
+    return was_refused(c, token) ? GF_ERR_PERM : GF_OK;
 }
 
 enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const void *payload,
@@ -233,6 +258,8 @@ enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const 
     m.payloadlen = (int)len;
     m.qos = qos;
     m.retained = retain;
+    ro.onFailure5 = on_publish_refused;
+    ro.context = c;
     int rc = MQTTAsync_sendMessage(c->client, topic, &m, &ro);
     if (rc == MQTTASYNC_DISCONNECTED) {
         return GF_ERR_UNAVAILABLE;

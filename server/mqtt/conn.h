@@ -55,7 +55,8 @@ enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const 
                                    size_t len, int qos, int retain, int *token);
 
 /* Wait up to timeout_ms until the message of token is delivered (QoS 1: the broker's PUBACK).
- * GF_ERR_TIMEOUT when it was not (lost connection included). */
+ * GF_ERR_TIMEOUT when it was not (lost connection included), GF_ERR_PERM when the broker
+ * answered with a failure reason (not authorised, quota exceeded, too large). */
 enum gf_err gf_mconn_wait(struct gf_mconn *c, int token, long timeout_ms);
 
 /* Disconnect (waiting up to 2 s for in-flight messages) and stop reconnecting; the handle

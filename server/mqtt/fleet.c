@@ -41,7 +41,8 @@
 #define GF_SERVICE_USER "gf-server"
 #define GF_PARTITION_LOCK 7011001 /* advisory lock key of partition maintenance */
 #define GF_PARTITIONS_AHEAD 2
-#define GF_DESIRED_BATCH 500 /* retained desired messages published per loop and cluster */
+#define GF_DESIRED_BATCH 500    /* retained desired messages published per loop and cluster */
+#define GF_DESIRED_WAIT_MS 5000 /* longest wait for the PUBACKs of one batch */
 
 struct cluster {
     char id[40];
@@ -87,8 +88,8 @@ static struct cluster *find(struct gf_fleet *f, const char *id)
     return NULL;
 }
 
-static int on_agent_message(void *ud, struct gf_mconn *conn, const char *topic,
-                            const void *payload, size_t len)
+static int on_agent_message(void *ud, struct gf_mconn *conn, const char *topic, const void *payload,
+                            size_t len)
 {
     struct gf_fleet *f = ud;
 
@@ -130,8 +131,8 @@ static void cluster_start(struct gf_fleet *f, PGresult *res, int row)
     }
     if (gf_secret_open(f->app->master_key, gf_db_val(res, row, 5), password, sizeof(password)) !=
         GF_OK) {
-        gf_log_error("cannot open the cluster's admin password (master key changed?)",
-                     "cluster=%s", c->id);
+        gf_log_error("cannot open the cluster's admin password (master key changed?)", "cluster=%s",
+                     c->id);
         return;
     }
     snprintf(client_id, sizeof(client_id), "gfa-%s-%.8s", f->replica, c->id);
@@ -237,8 +238,8 @@ static void provision_cluster(struct gf_fleet *f, struct gf_dbconn *db, struct c
         int present = strcmp(PQgetvalue(res, r, 2), "present") == 0;
         struct gf_diag d;
         gf_diag_clear(&d);
-        if (c->ops == NULL || c->admin == NULL || !c->ops->ready(c->admin) ||
-            c->ingest == NULL || !gf_mconn_connected(c->ingest)) {
+        if (c->ops == NULL || c->admin == NULL || !c->ops->ready(c->admin) || c->ingest == NULL ||
+            !gf_mconn_connected(c->ingest)) {
             /* Nodes get their account once the server listens, so their first messages
              * (birth) find a subscriber. */
             err = gf_diag_set(&d, GF_ERR_UNAVAILABLE, "broker",
@@ -321,15 +322,20 @@ static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clu
     for (int r = 0; r < rows; r++) {
         const char *node = PQgetvalue(res, r, 0), *payload = PQgetvalue(res, r, 2);
         snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", node);
-        if (gf_mconn_publish_token(c->ingest, topic, payload, strlen(payload), 1, 1,
-                                   &tokens[r]) != GF_OK) {
+        if (gf_mconn_publish_token(c->ingest, topic, payload, strlen(payload), 1, 1, &tokens[r]) !=
+            GF_OK) {
             tokens[r] = -1;
         }
     }
-    /* Only what the broker acknowledged counts as published. */
+    /* Only what the broker acknowledged counts as published; one deadline for the whole
+     * batch, so a stalled broker holds these rows (and the fleet thread) for seconds, not
+     * for 5 s per message. */
+    int64_t deadline = gf_time_mono_us() + GF_DESIRED_WAIT_MS * 1000LL;
     for (int r = 0; err == GF_OK && r < rows; r++) {
         const char *node = PQgetvalue(res, r, 0);
-        if (tokens[r] >= 0 && gf_mconn_wait(c->ingest, tokens[r], 5000) == GF_OK) {
+        long left = (long)((deadline - gf_time_mono_us()) / 1000);
+        if (tokens[r] >= 0 && left > 0 && gf_mconn_connected(c->ingest) &&
+            gf_mconn_wait(c->ingest, tokens[r], left) == GF_OK) {
             const char *dp[2] = {node, PQgetvalue(res, r, 1)};
             err = gf_db_exec(db, &gf_q_desired_done, dp, NULL);
             atomic_fetch_add(&f->desired_published, 1);

@@ -12,7 +12,7 @@
 #define KEY_JSON(k)                                                                                \
     "json_build_object('id', " k ".id, 'project_id', " k ".project_id, 'name', " k ".name,"        \
     " 'key_id', " k ".key_id, 'public_key', encode(" k ".public_key, 'hex'),"                      \
-    " 'kind', CASE WHEN " k ".sealed_secret IS NULL THEN 'offline' ELSE 'server' END,"             \
+    " 'kind', " k ".kind,"                                                                         \
     " 'state', " k ".state, 'created_at', gf_ts(" k ".created_at),"                                \
     " 'retired_at', gf_ts(" k ".retired_at))::text"
 
@@ -52,8 +52,9 @@ const struct gf_stmt gf_q_key_list = {
 
 const struct gf_stmt gf_q_key_insert = {
     "key_insert",
-    "INSERT INTO signing_keys AS k (project_id, key_id, public_key, sealed_secret, name,"
-    " created_by, state) VALUES ($1, $2, decode($3, 'hex'), $4::bytea, $5, $6::uuid, 'pending')"
+    "INSERT INTO signing_keys AS k (project_id, key_id, public_key, sealed_secret, kind, name,"
+    " created_by, state) VALUES ($1, $2, decode($3, 'hex'), $4::bytea,"
+    " CASE WHEN $4::text IS NULL THEN 'offline' ELSE 'server' END, $5, $6::uuid, 'pending')"
     " RETURNING " KEY_JSON("k") ", k.id",
     6};
 
@@ -106,12 +107,14 @@ const struct gf_stmt gf_q_trust_sign = {
     " WHERE project_id = $1 AND seq = $2 AND key_id IS NULL",
     4};
 
-/* Keys named in the array $2 become active; other non-retired keys retire. */
+/* Keys named in the array $2 become active; other non-retired keys retire, and a retired
+ * server key's secret is erased: nothing the server holds can sign with it again. */
 const struct gf_stmt gf_q_keys_apply = {
     "keys_apply",
     "UPDATE signing_keys SET state = CASE WHEN key_id = ANY ($2::text[]) THEN 'active'"
     " ELSE 'retired' END, retired_at = CASE WHEN key_id = ANY ($2::text[]) THEN NULL"
-    " ELSE now() END WHERE project_id = $1 AND state <> 'retired'",
+    " ELSE now() END, sealed_secret = CASE WHEN key_id = ANY ($2::text[]) THEN sealed_secret"
+    " END WHERE project_id = $1 AND state <> 'retired'",
     2};
 
 const struct gf_stmt gf_q_trust_key_pub = {
@@ -139,9 +142,14 @@ const struct gf_stmt gf_q_trust_after = {
 const struct gf_stmt gf_q_bundle_lock = {
     "bundle_lock",
     "SELECT pg_advisory_xact_lock(hashtextextended('bundle/' || $1::uuid::text || '/' || $2::text,"
-    " 0)), (SELECT coalesce(max(version), 0) + 1 FROM bundles WHERE project_id = $1::uuid"
-    " AND name = $2::text)",
+    " 0))",
     2};
+
+/* In its own statement after the lock: READ COMMITTED takes a new snapshot per statement,
+ * so a concurrent upload that held the lock is visible here. */
+const struct gf_stmt gf_q_bundle_next_version = {
+    "bundle_next_version",
+    "SELECT coalesce(max(version), 0) + 1 FROM bundles WHERE project_id = $1 AND name = $2", 2};
 
 const struct gf_stmt gf_q_blob_put = {
     "blob_put",
@@ -304,20 +312,24 @@ const struct gf_stmt gf_q_desired_failed = {
 /* ------------------------------------------------------------------ bundle/status */
 
 /* $1 node, $2 bundle id (may be NULL), $3 version, $4 manifest sha, $5 state, $6 reason.
- * Messages of unknown nodes change nothing. */
+ * Messages of unknown nodes change nothing; an "applied" naming a bundle that is not of the
+ * node's project only records the event (a node cannot point at another project's bundle,
+ * and a made-up id cannot break the batch on a foreign key). */
 const struct gf_stmt gf_q_bundle_status = {
     "bundle_status",
-    "WITH n AS (SELECT id FROM nodes WHERE id = $1),"
+    "WITH n AS (SELECT id, project_id FROM nodes WHERE id = $1),"
+    " b AS (SELECT bu.id FROM bundles bu JOIN n ON bu.project_id = n.project_id"
+    " WHERE bu.id = $2::uuid),"
     " ev AS (INSERT INTO bundle_events (node_id, bundle_id, version, state, reason)"
     " SELECT n.id, $2::uuid, $3::bigint, $5, $6 FROM n),"
     " nb AS (UPDATE node_bundles SET state = CASE WHEN bundle_id = $2::uuid THEN $5 ELSE state END,"
     " reason = CASE WHEN bundle_id = $2::uuid THEN $6 ELSE reason END,"
     " state_at = CASE WHEN bundle_id = $2::uuid THEN now() ELSE state_at END,"
-    " applied_bundle_id = CASE WHEN $5 = 'applied' THEN $2::uuid ELSE applied_bundle_id END,"
-    " applied_version = CASE WHEN $5 = 'applied' THEN $3::bigint ELSE applied_version END,"
-    " applied_sha256 = CASE WHEN $5 = 'applied' THEN $4 ELSE applied_sha256 END,"
-    " applied_at = CASE WHEN $5 = 'applied' THEN now() ELSE applied_at END"
-    " WHERE node_id = $1)"
-    " UPDATE nodes SET applied_bundle_id = $2::uuid, updated_at = now()"
-    " WHERE id = $1 AND $5 = 'applied' AND EXISTS (SELECT 1 FROM bundles WHERE id = $2::uuid)",
+    " applied_bundle_id = (SELECT id FROM b), applied_version = $3::bigint,"
+    " applied_sha256 = $4, applied_at = now()"
+    " WHERE node_id = $1 AND $5 = 'applied' AND EXISTS (SELECT 1 FROM b)),"
+    " st AS (UPDATE node_bundles SET state = $5, reason = $6, state_at = now()"
+    " WHERE node_id = $1 AND bundle_id = $2::uuid AND $5 <> 'applied')"
+    " UPDATE nodes SET applied_bundle_id = (SELECT id FROM b), updated_at = now()"
+    " WHERE id = $1 AND $5 = 'applied' AND EXISTS (SELECT 1 FROM b)",
     6};

@@ -40,8 +40,10 @@ extern const struct gf_stmt gf_q_trust_current;
 extern const struct gf_stmt gf_q_trust_after;
 
 /* bundles and blobs ------------------------------------------------------------------- */
-/* $1 project, $2 name -> (lock), next version */
+/* $1 project, $2 name: serialise uploads of one name (then gf_q_bundle_next_version) */
 extern const struct gf_stmt gf_q_bundle_lock;
+/* $1 project, $2 name -> next version */
+extern const struct gf_stmt gf_q_bundle_next_version;
 /* $1 sha256, $2 size, $3 content (bytea hex text) */
 extern const struct gf_stmt gf_q_blob_put;
 /* $1 project, $2 name, $3 version, $4 manifest, $5 sha, $6 status, $7 key id, $8 sig hex,
@@ -83,9 +85,9 @@ extern const struct gf_stmt gf_q_agent_blob;
 /* desired outbox (fleet thread) ------------------------------------------------------- */
 /* $1 cluster, $2 limit -> node, gen, payload (locks) */
 extern const struct gf_stmt gf_q_desired_due;
-extern const struct gf_stmt gf_q_desired_done;   /* $1 node, $2 gen */
+extern const struct gf_stmt gf_q_desired_done;      /* $1 node, $2 gen */
 extern const struct gf_stmt gf_q_desired_republish; /* $1 cluster */
-extern const struct gf_stmt gf_q_desired_failed; /* $1 node, $2 error */
+extern const struct gf_stmt gf_q_desired_failed;    /* $1 node, $2 error */
 
 /* bundle/status (ingest) -------------------------------------------------------------- */
 /* $1 node, $2 bundle, $3 version, $4 sha, $5 state, $6 reason */

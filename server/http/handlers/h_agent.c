@@ -145,7 +145,10 @@ enum gf_err gf_h_agent_blob(struct gf_req *r)
         goto out;
     }
     long long size = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    if (range != NULL && start >= size && !(start == 0 && size == 0)) {
+    if (size == 0) {
+        range = NULL; /* nothing to range over: the whole (empty) blob */
+    }
+    if (range != NULL && start >= size) {
         snprintf(hdr, sizeof(hdr), "bytes */%lld", size);
         gf_req_add_header(r, "Content-Range", hdr);
         err = gf_req_reply_text(r, 416, "text/plain", "range not satisfiable\n", 22);
@@ -190,7 +193,8 @@ enum gf_err gf_h_agent_trust(struct gf_req *r)
     if (err != GF_OK) {
         return err;
     }
-    if (since != NULL && (strtoll(since, &end, 10) < 0 || *end != '\0' || end == since)) {
+    if (since != NULL &&
+        (strtoll(since, &end, 10) < 0 || *end != '\0' || end == since || strlen(since) > 18)) {
         return gf_req_fail(r, GF_ERR_INVAL, "since", "since must be a statement number");
     }
     const char *p[2] = {project, since ? since : "0"};

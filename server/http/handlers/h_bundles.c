@@ -89,12 +89,13 @@ enum gf_err gf_h_bundles_create(struct gf_req *r)
         goto out;
     }
     const char *lp[2] = {project, u.m.name};
-    if ((err = gf_db_exec(db, &gf_q_bundle_lock, lp, &lock)) != GF_OK) {
+    if ((err = gf_db_exec(db, &gf_q_bundle_lock, lp, NULL)) != GF_OK ||
+        (err = gf_db_exec(db, &gf_q_bundle_next_version, lp, &lock)) != GF_OK) {
         goto out;
     }
     snprintf(u.m.project, sizeof(u.m.project), "%s", project);
     u.m.schema = GF_MANIFEST_SCHEMA;
-    u.m.version = strtoull(PQgetvalue(lock, 0, 1), NULL, 10);
+    u.m.version = strtoull(PQgetvalue(lock, 0, 0), NULL, 10);
     u.m.created_us = gf_time_now_us() / 1000000 * 1000000;
     u.m.expires_us =
         u.expires_us ? u.expires_us / 1000000 * 1000000 : u.m.created_us + DEFAULT_EXPIRY_US;
@@ -260,7 +261,14 @@ enum gf_err gf_h_bundles_sign(struct gf_req *r)
         goto out;
     }
     const char *sp[3] = {id, key_id, sig};
-    if ((err = gf_db_exec(db, &gf_q_bundle_sign, sp, NULL)) != GF_OK) {
+    PGresult *upd = NULL;
+    if ((err = gf_db_exec(db, &gf_q_bundle_sign, sp, &upd)) != GF_OK) {
+        goto out;
+    }
+    int changed = strcmp(PQcmdTuples(upd), "1") == 0;
+    PQclear(upd);
+    if (!changed) {
+        err = gf_req_fail(r, GF_ERR_CONFLICT, "", "the bundle was signed meanwhile");
         goto out;
     }
     gf_req_audit_object(r, id);

@@ -188,6 +188,21 @@ enum gf_err gf_h_desired_put(struct gf_req *r)
         err = gf_req_fail(r, GF_ERR_CONFLICT, "/bundle_id", "the bundle has expired");
         goto out;
     }
+    if (strcmp(PQgetvalue(b, 0, 5), "t") != 0) {
+        const char *kp[2] = {PQgetvalue(b, 0, 4), PQgetvalue(b, 0, 2)};
+        PGresult *k = NULL;
+        if ((err = gf_db_exec(db, &gf_q_trust_key_pub, kp, &k)) != GF_OK) {
+            goto out;
+        }
+        int active = PQntuples(k) == 1;
+        PQclear(k);
+        if (!active) {
+            err = gf_req_fail(r, GF_ERR_CONFLICT, "/bundle_id",
+                              "the bundle is signed by a retired key that agents no longer "
+                              "trust; publish it again");
+            goto out;
+        }
+    }
     if ((err = check_target(r, gf_db_val(b, 0, 11), PQgetvalue(n, 0, 2), gf_db_val(n, 0, 3))) !=
         GF_OK) {
         goto out;
