@@ -93,6 +93,21 @@ enum gf_err gf_bjson_schema(const json_t *root, const char *type, enum gf_reject
     return GF_OK;
 }
 
+enum gf_err gf_bjson_open(const char *data, size_t len, const char *type,
+                          const struct gf_json_field *fields, size_t n, json_t **root,
+                          enum gf_reject *reason, struct gf_diag *diag)
+{
+    enum gf_err err = gf_bjson_parse(data, len, root, reason, diag);
+
+    if (err == GF_OK) {
+        err = gf_bjson_schema(*root, type, reason, diag);
+    }
+    if (err == GF_OK) {
+        err = gf_bjson_check(*root, fields, n, "", reason, diag);
+    }
+    return err;
+}
+
 static int shape_ok(const char *s)
 {
     /* "YYYY-MM-DDTHH:MM:SSZ": fixed punctuation, digits everywhere else */

@@ -41,6 +41,13 @@ enum gf_err gf_bjson_check(const json_t *obj, const struct gf_json_field *fields
 enum gf_err gf_bjson_schema(const json_t *root, const char *type, enum gf_reject *reason,
                             struct gf_diag *diag);
 
+/* The opening of every typed document (manifest, trust statement): gf_bjson_parse, then
+ * gf_bjson_schema with type, then gf_bjson_check of the top-level fields. *root is set even
+ * on failure (caller json_decrefs it). */
+enum gf_err gf_bjson_open(const char *data, size_t len, const char *type,
+                          const struct gf_json_field *fields, size_t n, json_t **root,
+                          enum gf_reject *reason, struct gf_diag *diag);
+
 /* Strict timestamp into µs since the epoch. GF_ERR_INVAL. */
 enum gf_err gf_bjson_time_parse(const char *s, int64_t *out_us);
 

@@ -423,13 +423,7 @@ enum gf_err gf_manifest_decode(const char *data, size_t len, struct gf_manifest 
                           GF_MANIFEST_MAX_BYTES);
         goto out;
     }
-    err = gf_bjson_parse(data, len, &root, &why, diag);
-    if (err == GF_OK) {
-        err = gf_bjson_schema(root, BUNDLE_TYPE, &why, diag);
-    }
-    if (err == GF_OK) {
-        err = gf_bjson_check(root, top_fields, NFIELDS(top_fields), "", &why, diag);
-    }
+    err = gf_bjson_open(data, len, BUNDLE_TYPE, top_fields, NFIELDS(top_fields), &root, &why, diag);
     if (err == GF_OK) {
         err = decode_head(root, m, &why, diag);
     }

@@ -331,13 +331,8 @@ enum gf_err gf_trust_decode(const char *data, size_t len, struct gf_trust *out,
                           GF_MANIFEST_MAX_BYTES);
         goto out;
     }
-    err = gf_bjson_parse(data, len, &root, &why, diag);
-    if (err == GF_OK) {
-        err = gf_bjson_schema(root, TRUST_TYPE, &why, diag);
-    }
-    if (err == GF_OK) {
-        err = gf_bjson_check(root, trust_fields, NFIELDS(trust_fields), "", &why, diag);
-    }
+    err = gf_bjson_open(data, len, TRUST_TYPE, trust_fields, NFIELDS(trust_fields), &root, &why,
+                        diag);
     if (err == GF_OK) {
         err = decode_trust(root, &t, &why, diag);
     }

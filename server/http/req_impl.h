@@ -22,15 +22,17 @@ struct gf_req {
     int64_t start_us;
     const char *method_text;
     enum gf_method method;
-    char *path;        /* arena */
-    char source[64];   /* peer address */
+    char *path;      /* arena */
+    char source[64]; /* peer address */
 
     /* body */
     struct gf_buf body;
     int body_too_big;
 
     /* routing and auth */
-    struct gf_route_match match;
+    struct gf_route_match match; /* matched once, when the headers are in */
+    enum gf_err route_err;       /* of that match: GF_OK, GF_ERR_METHOD, GF_ERR_NOTFOUND */
+    char allow[64];              /* GF_ERR_METHOD: the methods the path has */
     int matched;
     struct gf_principal who;
     char tenant[40];
@@ -41,7 +43,7 @@ struct gf_req {
 
     /* response */
     unsigned status;
-    char *resp;        /* gf_malloc'd */
+    char *resp; /* gf_malloc'd */
     size_t resp_len;
     const char *resp_type;
     const char *hdr_name[GF_REQ_MAX_HEADERS];

@@ -155,22 +155,20 @@ static enum MHD_Result reply_too_big(struct gf_req *r)
 
 static void route_request(struct gf_req *r)
 {
-    char allow[64];
-    enum gf_err err;
+    enum gf_err err = r->route_err;
 
     if (strlen(r->path) > GF_LIMIT_URL_BYTES) {
         gf_req_fail(r, GF_ERR_TOOBIG, "", "URL too long");
         gf_problem_reply(r, GF_ERR_TOOBIG);
         return;
     }
-    err = gf_router_match(r->method_text, r->path, &r->match, allow, sizeof(allow));
     if (err == GF_OK) {
         r->matched = 1;
         gf_dispatch(r);
     } else if (err == GF_ERR_METHOD) {
         gf_req_fail(r, GF_ERR_METHOD, "", "method %s is not allowed here", r->method_text);
         gf_problem_reply(r, GF_ERR_METHOD);
-        gf_req_add_header(r, "Allow", allow);
+        gf_req_add_header(r, "Allow", r->allow);
     } else if (strncmp(r->path, "/api/", 5) != 0 && r->method == GF_GET) {
         gf_static_serve(r);
     } else {
@@ -183,11 +181,7 @@ static void route_request(struct gf_req *r)
  * that present credentials; authentication itself happens once the body is in. */
 static void big_body(struct gf_http *h, struct MHD_Connection *c, struct gf_req *r)
 {
-    struct gf_route_match m;
-    char allow[64];
-
-    if (gf_router_match(r->method_text, r->path, &m, allow, sizeof(allow)) != GF_OK ||
-        !(m.route->flags & GF_RF_BIG_BODY)) {
+    if (r->route_err != GF_OK || !(r->match.route->flags & GF_RF_BIG_BODY)) {
         return;
     }
     if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) == NULL &&
@@ -198,8 +192,8 @@ static void big_body(struct gf_http *h, struct MHD_Connection *c, struct gf_req 
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_size, void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **con_cls)
 {
     struct gf_http *h = cls;
     struct gf_req *r = *con_cls;
@@ -212,9 +206,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         *con_cls = r;
         gf_metrics_inflight(h->app->metrics, 1);
+        /* Route once, with the headers: the body cap depends on the route. */
+        r->route_err =
+            gf_router_match(r->method_text, r->path, &r->match, r->allow, sizeof(r->allow));
         big_body(h, c, r);
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > (unsigned long long)r->body.cap) {
             /* Refuse before reading the body: MHD discards the upload and closes. */
             r->body_too_big = 1;
@@ -329,8 +326,8 @@ enum gf_err gf_http_start(struct gf_app *app, char *base_url, size_t cap, struct
     struct gf_http *h = gf_calloc(1, sizeof(*h));
     char host[256];
     int port;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     enum gf_err err = GF_OK;
 
     if (h == NULL) {
@@ -355,12 +352,12 @@ enum gf_err gf_http_start(struct gf_app *app, char *base_url, size_t cap, struct
         {app->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->key},
         {MHD_OPTION_END, 0, NULL},
     };
-    h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.http_threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.http_threads,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                            MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (h->d == NULL) {
         err = gf_diag_set(diag, GF_ERR_CONFIG, app->tls ? "tls_cert" : "listen",
                           "cannot start the HTTP daemon%s",
