@@ -14,10 +14,12 @@ actions; a hanging action is killed at the timeout; templates rendered per node;
 attack of the issue (forged, altered, replayed, expired, foreign, traversing, oversized
 manifests and blobs, a rotation not signed by the old key) is refused with its typed
 reason and leaves the active configuration untouched; the agent killed at every apply step
-comes back on exactly the old or the new configuration and converges.
+comes back on exactly the old or the new configuration and converges; desired state
+survives a broker restart; a station clock set back a day cannot revive an expired manifest.
 """
 
 import base64
+import glob
 import hashlib
 import json
 import os
@@ -221,6 +223,16 @@ class BundlePublishTest(gf.GfTestCase):
         env = get(f"/agent/bundles/{b['id']}/manifest").expect(200).json
         self.assertEqual(env, self.admin.get(f"/bundles/{b['id']}/manifest").json)
         self.admin.put(f"/nodes/{nid}/bundle", {"bundle_id": other["id"]}).expect(404)
+        # The bundle's target must fit the node: labels by selector, architecture.
+        sel = self.upload(meta=dict(META, target={"selector": "site=north"})).expect(201).json
+        r = self.admin.put(f"/nodes/{nid}/bundle", {"bundle_id": sel["id"]}).expect(422)
+        self.assertIn("site=north", r.json["detail"])
+        self.srv.sql(f"UPDATE nodes SET labels = '{{\"site\": \"north\"}}' WHERE id = '{nid}'")
+        self.admin.put(f"/nodes/{nid}/bundle", {"bundle_id": sel["id"]}).expect(200)
+        arm = self.upload(meta=dict(META, target={"arch": ["aarch64"]})).expect(201).json
+        self.srv.sql(f"UPDATE nodes SET inventory = '{{\"arch\": \"x86_64\"}}' WHERE id = '{nid}'")
+        r = self.admin.put(f"/nodes/{nid}/bundle", {"bundle_id": arm["id"]}).expect(422)
+        self.assertIn("x86_64", r.json["detail"])
 
 
 SCRIPTS = {
@@ -548,6 +560,39 @@ class BundleAgentTest(gf.GfTestCase):
         self.agent.start()
         self.wait_state({"applied"}, version=b["version"], timeout=60)
         self.assertEqual(self.current(), b"after broker restart\n")
+
+    def test_7_clock_set_back_cannot_revive_an_old_manifest(self):
+        """The station's clock goes back a day (flat RTC battery). A manifest that expired an
+        hour ago looks valid to that clock; the floor (newest created_at ever accepted)
+        refuses it."""
+        lib = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+        self.assertTrue(lib, "libfaketime (Debian package faketime, scripts/deps) is missing")
+        op2 = gf.SigningKey()
+        self.admin.post(f"/projects/{self.pid}/signing-keys",
+                        {"name": "operator 2", "public_key": op2.public_hex}).expect(201)
+        cur = self.installed()
+        blob = [f for f in self.upload(b"old\n", name="other")["files"]
+                if f["path"] == "etc/svc.conf"][0]
+        now = int(time.time())
+        m = dict(self.base_manifest(max(h["version"] for h in cur["hwm"]) + 100, [
+            {"path": "etc/svc.conf", "sha256": blob["sha256"], "size": blob["size"],
+             "mode": "0644"}]), created_at=ts(now - 2 * 86400), expires_at=ts(now - 3600))
+        self.agent.stop()
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        self.agent.env = {"LD_PRELOAD": lib[0], "FAKETIME": "-1d",
+                          "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                          "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+        try:
+            self.agent.start()
+            self.inject(op2.envelope(json.dumps(m, separators=(",", ":")).encode()))
+            st = gf.wait_for(lambda: self.state().get("state") == "failed" and self.state(),
+                             timeout=30, what="old manifest refused")
+            self.assertEqual(st["reason"], "expired")
+            self.assertEqual(self.installed()["sha256"], cur["sha256"])
+        finally:
+            self.agent.stop()
+            self.agent.env = None
+            self.agent.start()
 
 
 if __name__ == "__main__":
