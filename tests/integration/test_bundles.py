@@ -123,8 +123,22 @@ class BundlePublishTest(gf.GfTestCase):
                             raw=body.replace(b'name="metadata"', b'name="meta"'),
                             content_type=ctype).expect(400)
         self.admin.post(f"/projects/{self.pid}/bundles", META).expect(415)
+        # Bodies above max_body_bytes (1 MiB) reach the upload route only with credentials.
+        big = bytes(range(256)) * 8192  # 2 MiB
+        anon = self.srv.client()
+        body, ctype = gf.multipart(dict(META, name="big"), [("big.bin", big)])
+        try:
+            anon.post(f"/projects/{self.pid}/bundles", raw=body, content_type=ctype).expect(413)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused on Content-Length before the body was read: the socket closed
+        self.assertEqual(self.srv.scalar("SELECT count(*) FROM bundles"), bundles)
+        self.assertEqual(self.blob_count(), blobs)
+
         self.assertEqual(self.blob_count(), blobs)
         self.assertEqual(self.srv.scalar("SELECT count(*) FROM bundles"), bundles)
+        # The same upload with credentials is taken (max_upload_bytes).
+        b = self.upload(meta=dict(META, name="big"), files=[("big.bin", big)]).expect(201).json
+        self.assertEqual(b["files"][0]["size"], len(big))
 
     def test_offline_signing_and_trust_rotation(self):
         op = gf.SigningKey()
