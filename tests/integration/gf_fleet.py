@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: Apache-2.0
+"""gf_fleet.py - shared by the tests that drive many nodes through the fleet simulator
+(tests/sim/fleetsim --mode fleet): enrolling nodes over REST, and a running simulator with
+its stdin commands and its stdout JSON lines.
+"""
+
+import json
+import subprocess
+import threading
+import time
+
+import gf
+
+
+def enroll_many(srv, token, n):
+    anon = srv.client(csrf=None)
+    out = []
+    for _ in range(n):
+        key = gf.NodeKey()
+        a = key.enroll(anon, {"token": token, "public_key": key.public_text,
+                              "inventory": {"hostname": gf.uniq("sim")}}).expect(200).json
+        out.append((a["node_id"], a["mqtt"]["password"]))
+    return out
+
+
+class Sim:
+    """A running fleetsim --mode fleet: stdin commands, stdout JSON lines collected."""
+
+    def __init__(self, args):
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.lines = []
+        self.cv = threading.Condition()
+        self.err = []
+        threading.Thread(target=self._read, args=(self.proc.stdout, self.lines),
+                         daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stderr, self.err),
+                         daemon=True).start()
+
+    def _read(self, stream, into):
+        for line in stream:
+            with self.cv:
+                into.append(json.loads(line) if into is self.lines else line)
+                self.cv.notify_all()
+
+    def send(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def wait(self, pred, timeout=30, what="event", start=0):
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for ev in self.lines[start:]:
+                    if pred(ev):
+                        return ev
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(f"no {what}; stderr: {''.join(self.err)[-2000:]}")
+                self.cv.wait(min(left, 0.5))
+
+    def stats(self):
+        with self.cv:
+            n = len(self.lines)
+        self.send("stats")
+        return self.wait(lambda ev: ev.get("ev") == "stats", what="stats line", start=n)
+
+    def events(self, kind, node=None):
+        with self.cv:
+            return [e for e in self.lines
+                    if e.get("ev") == kind and (node is None or e.get("node") == node)]
+
+    def quit(self, timeout=20):
+        self.send("quit")
+        self.proc.wait(timeout)
+        return self.wait(lambda ev: ev.get("ev") == "summary", timeout=5, what="summary")
