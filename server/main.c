@@ -22,6 +22,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "mqtt/fleet.h"
+#include "rollout/engine.h"
 #include "store/db.h"
 #include "store/migrate.h"
 
@@ -110,8 +111,16 @@ static int serve(struct gf_app *app)
         gf_log_error("cannot start the MQTT side", "error=%s", "fleet");
         return 1;
     }
+    if (gf_rollout_engine_start(app, &app->rollouts) != GF_OK) {
+        gf_log_error("cannot start the rollout engine", "error=%s", "rollouts");
+        gf_fleet_stop(app->fleet);
+        app->fleet = NULL;
+        return 1;
+    }
     if (gf_http_start(app, url, sizeof(url), &http, &diag) != GF_OK) {
         gf_log_error("cannot start HTTP", "key=%s error=\"%s\"", diag.where, diag.msg);
+        gf_rollout_engine_stop(app->rollouts);
+        app->rollouts = NULL;
         gf_fleet_stop(app->fleet);
         app->fleet = NULL;
         return 1;
@@ -119,6 +128,8 @@ static int serve(struct gf_app *app)
     if (app->cfg.ready_file != NULL && write_ready(app->cfg.ready_file, url) != 0) {
         gf_log_error("cannot write ready_file", "path=%s", app->cfg.ready_file);
         gf_http_stop(http, 0);
+        gf_rollout_engine_stop(app->rollouts);
+        app->rollouts = NULL;
         gf_fleet_stop(app->fleet);
         app->fleet = NULL;
         return 1;
@@ -131,6 +142,8 @@ static int serve(struct gf_app *app)
     sigwait(&set, &sig);
     gf_log_info("stopping", "signal=%d", sig);
     gf_http_stop(http, app->cfg.shutdown_timeout);
+    gf_rollout_engine_stop(app->rollouts);
+    app->rollouts = NULL;
     gf_fleet_stop(app->fleet);
     app->fleet = NULL;
     return 0;

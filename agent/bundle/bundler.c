@@ -47,6 +47,7 @@ struct desired {
     uint64_t version;
     char sha256[65];
     uint64_t trust_seq;
+    uint64_t gen; /* the server's assignment generation (0: none): echoed in reports */
 };
 
 struct gf_bundler {
@@ -86,6 +87,9 @@ static void report(struct gf_bundler *b, const struct desired *d, const char *st
                   d->bundle_id[0] ? d->bundle_id : NULL, "name", d->name[0] ? d->name : NULL,
                   "version", (json_int_t)d->version, "manifest_sha256",
                   d->sha256[0] ? d->sha256 : NULL, "state", state, "reason", reason, "at", at);
+    if (o != NULL && d->gen > 0) {
+        json_object_set_new(o, "gen", json_integer((json_int_t)d->gen));
+    }
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (s == NULL || strlen(s) >= sizeof(text)) {
@@ -409,6 +413,7 @@ static int parse_desired(const char *text, size_t len, struct desired *d)
     const char *name = json_string_value(json_object_get(o, "name"));
     const char *sha = json_string_value(json_object_get(o, "manifest_sha256"));
     json_t *v = json_object_get(o, "version"), *ts = json_object_get(o, "trust_seq");
+    json_t *gen = json_object_get(o, "gen");
     if (id != NULL && gf_uuid_valid(id) && name != NULL && gf_manifest_name_ok(name) &&
         sha != NULL && strlen(sha) == 64 && json_is_integer(v) && json_integer_value(v) > 0) {
         snprintf(d->bundle_id, sizeof(d->bundle_id), "%s", id);
@@ -418,6 +423,9 @@ static int parse_desired(const char *text, size_t len, struct desired *d)
         d->trust_seq = json_is_integer(ts) && json_integer_value(ts) > 0
                            ? (uint64_t)json_integer_value(ts)
                            : 0;
+        d->gen = json_is_integer(gen) && json_integer_value(gen) > 0
+                     ? (uint64_t)json_integer_value(gen)
+                     : 0;
         ok = 1;
     }
     json_decref(o);

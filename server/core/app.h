@@ -12,6 +12,7 @@
 struct gf_db;
 struct gf_metrics;
 struct gf_fleet;
+struct gf_rollout_engine;
 
 struct gf_app {
     struct gf_server_config cfg;
@@ -20,6 +21,7 @@ struct gf_app {
     int tls;                         /* serving HTTPS: cookies get Secure */
     unsigned char master_key[32];
     struct gf_fleet *fleet;          /* MQTT side; NULL in subcommands */
+    struct gf_rollout_engine *rollouts; /* rollout engine; NULL in subcommands */
 };
 
 #endif

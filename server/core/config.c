@@ -60,15 +60,17 @@ static const struct gf_conf_key keys[] = {
       "MQTT ingest writer threads, each with one database connection from the pool"),
     K(ingest_batch, GF_CONF_INT, "1000", 1, 10000, "agent messages per ingest transaction"),
     K(ingest_queue, GF_CONF_INT, "20000", 100, 10000000,
-      "agent messages held in memory before the broker is made to wait"),
+      "agent messages held in memory; past it health messages are dropped unacknowledged"),
     K(ingest_queue_bytes, GF_CONF_SIZE, "4m", 1048576, 4L * 1024 * 1024 * 1024,
-      "payload bytes held in memory before the broker is made to wait"),
+      "payload bytes held in memory; past it health messages are dropped unacknowledged"),
     K(mqtt_ca_file, GF_CONF_STR, NULL, 0, 0,
       "CA bundle (PEM) for mqtts:// broker clusters; unset = system store"),
     K(mqtt_session_expiry, GF_CONF_DURATION, "120", 0, 86400,
       "seconds the broker keeps the ingest session (and queues for it) across a restart"),
     K(fleet_interval_ms, GF_CONF_INT, "500", 50, 10000,
       "period of the fleet loop: cluster changes, broker accounts, overdue nodes"),
+    K(rollout_interval_ms, GF_CONF_INT, "1000", 50, 60000,
+      "longest pause between two steps of the rollout engine (statuses wake it at once)"),
 };
 
 const struct gf_conf_table gf_server_config_table = {

@@ -41,6 +41,7 @@ struct gf_server_config {
     char *mqtt_ca_file;
     long mqtt_session_expiry;
     long fleet_interval_ms;
+    long rollout_interval_ms;
 };
 
 /* The table (for gf_conf_* calls and docs). */

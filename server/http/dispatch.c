@@ -106,6 +106,7 @@ static enum gf_err resolve_scope(struct gf_req *r)
         [GF_SCOPE_ENROLL_TOKEN] = {&gf_q_scope_etoken, "enrollment_token_id"},
         [GF_SCOPE_BUNDLE] = {&gf_q_scope_bundle, "bundle_id"},
         [GF_SCOPE_SIGNING_KEY] = {&gf_q_scope_signing_key, "signing_key_id"},
+        [GF_SCOPE_ROLLOUT] = {&gf_q_scope_rollout, "rollout_id"},
     };
     const struct gf_stmt *st = scopes[rt->scope].st;
     const char *id = gf_req_param(r, scopes[rt->scope].param);

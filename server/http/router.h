@@ -34,6 +34,7 @@ enum gf_route_scope {
     GF_SCOPE_ENROLL_TOKEN, /* {enrollment_token_id} -> its project's tenant */
     GF_SCOPE_BUNDLE,  /* {bundle_id} -> its project's tenant */
     GF_SCOPE_SIGNING_KEY, /* {signing_key_id} -> its project's tenant */
+    GF_SCOPE_ROLLOUT,     /* {rollout_id} -> its project's tenant */
 };
 
 enum gf_route_flags {

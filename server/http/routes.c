@@ -161,6 +161,24 @@ const struct gf_route gf_routes[] = {
     {GF_GET, V1 "/projects/{project_id}/drift", gf_h_drift_list, GF_RA_ANY, GF_SCOPE_PROJECT,
      GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
 
+    /* rollouts */
+    {GF_GET, V1 "/projects/{project_id}/rollouts", gf_h_rollouts_list, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/projects/{project_id}/rollouts", gf_h_rollouts_create, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_OPERATOR, "rollout.create", "rollout", NULL, 0},
+    {GF_GET, V1 "/rollouts/{rollout_id}", gf_h_rollouts_get, GF_RA_ANY, GF_SCOPE_ROLLOUT,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_GET, V1 "/rollouts/{rollout_id}/targets", gf_h_rollouts_targets, GF_RA_ANY,
+     GF_SCOPE_ROLLOUT, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/rollouts/{rollout_id}/start", gf_h_rollouts_act, GF_RA_ANY, GF_SCOPE_ROLLOUT,
+     GF_ROLE_OPERATOR, "rollout.start", "rollout", "rollout_id", 0},
+    {GF_POST, V1 "/rollouts/{rollout_id}/pause", gf_h_rollouts_act, GF_RA_ANY, GF_SCOPE_ROLLOUT,
+     GF_ROLE_OPERATOR, "rollout.pause", "rollout", "rollout_id", 0},
+    {GF_POST, V1 "/rollouts/{rollout_id}/resume", gf_h_rollouts_act, GF_RA_ANY,
+     GF_SCOPE_ROLLOUT, GF_ROLE_OPERATOR, "rollout.resume", "rollout", "rollout_id", 0},
+    {GF_POST, V1 "/rollouts/{rollout_id}/cancel", gf_h_rollouts_act, GF_RA_ANY,
+     GF_SCOPE_ROLLOUT, GF_ROLE_OPERATOR, "rollout.cancel", "rollout", "rollout_id", 0},
+
     /* agents (node-signed downloads) */
     {GF_GET, V1 "/agent/bundles/{bundle_id}/manifest", gf_h_agent_manifest, GF_RA_NONE,
      GF_SCOPE_NONE, GF_ROLE_NONE, NULL, NULL, NULL, GF_RF_NODE_SIGNED},

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "timefmt.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #define GF_PARTITIONS_AHEAD 2
 #define GF_DESIRED_BATCH 500    /* retained desired messages published per loop and cluster */
 #define GF_DESIRED_WAIT_MS 5000 /* longest wait for the PUBACKs of one batch */
+#define GF_DESIRED_ROUNDS 100   /* batches per loop and cluster at most */
 
 struct cluster {
     char id[40];
@@ -65,6 +67,7 @@ struct gf_fleet {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stopping;
+    int kicked; /* gf_fleet_kick: run the loop again at once */
     char replica[20];
     struct cluster *clusters; /* alive and stopped ones */
     int64_t next_maintenance_us;
@@ -287,7 +290,8 @@ static void provision_cluster(struct gf_fleet *f, struct gf_dbconn *db, struct c
 /* Publish the retained `desired` message of every node whose assignment changed (outbox
  * rows, worked with SKIP LOCKED so replicas share the work). A failed publish is retried
  * after a pause; nothing is marked published before the broker accepted it. */
-static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct cluster *c)
+/* Publish one batch of due desired messages; returns how many were due. */
+static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct cluster *c)
 {
     char limit[8], topic[96];
     int tokens[GF_DESIRED_BATCH];
@@ -295,7 +299,7 @@ static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clu
     enum gf_err err;
 
     if (c->ingest == NULL || !gf_mconn_connected(c->ingest)) {
-        return;
+        return 0;
     }
     unsigned connects = gf_mconn_connects(c->ingest);
     if (connects != c->desired_connects) {
@@ -304,19 +308,19 @@ static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clu
         const char *rp[1] = {c->id};
         if ((err = gf_db_exec(db, &gf_q_desired_republish, rp, NULL)) != GF_OK) {
             log_db("desired republish", err);
-            return;
+            return 0;
         }
         c->desired_connects = connects;
     }
     if (gf_db_begin(db) != GF_OK) {
-        return;
+        return 0;
     }
     snprintf(limit, sizeof(limit), "%d", GF_DESIRED_BATCH);
     const char *p[2] = {c->id, limit};
     if ((err = gf_db_exec(db, &gf_q_desired_due, p, &res)) != GF_OK) {
         log_db("desired due", err);
         gf_db_rollback(db);
-        return;
+        return 0;
     }
     int rows = PQntuples(res);
     for (int r = 0; r < rows; r++) {
@@ -329,26 +333,40 @@ static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clu
     }
     /* Only what the broker acknowledged counts as published; one deadline for the whole
      * batch, so a stalled broker holds these rows (and the fleet thread) for seconds, not
-     * for 5 s per message. */
+     * for 5 s per message. The outcome is written back in two statements, not per node. */
     int64_t deadline = gf_time_mono_us() + GF_DESIRED_WAIT_MS * 1000LL;
-    for (int r = 0; err == GF_OK && r < rows; r++) {
-        const char *node = PQgetvalue(res, r, 0);
+    json_t *done = json_array(), *failed = json_array();
+    for (int r = 0; r < rows; r++) {
         long left = (long)((deadline - gf_time_mono_us()) / 1000);
-        if (tokens[r] >= 0 && left > 0 && gf_mconn_connected(c->ingest) &&
-            gf_mconn_wait(c->ingest, tokens[r], left) == GF_OK) {
-            const char *dp[2] = {node, PQgetvalue(res, r, 1)};
-            err = gf_db_exec(db, &gf_q_desired_done, dp, NULL);
+        int ok = tokens[r] >= 0 && left > 0 && gf_mconn_connected(c->ingest) &&
+                 gf_mconn_wait(c->ingest, tokens[r], left) == GF_OK;
+        json_array_append_new(ok ? done : failed,
+                              json_pack("{s:s, s:I}", "n", PQgetvalue(res, r, 0), "g",
+                                        (json_int_t)strtoll(PQgetvalue(res, r, 1), NULL, 10)));
+        if (ok) {
             atomic_fetch_add(&f->desired_published, 1);
-        } else {
-            const char *dp[2] = {node, "not acknowledged by the broker; retrying"};
-            err = gf_db_exec(db, &gf_q_desired_failed, dp, NULL);
         }
     }
+    char *dtext = json_dumps(done, JSON_COMPACT), *ftext = json_dumps(failed, JSON_COMPACT);
+    const char *dp[1] = {dtext}, *fp[2] = {ftext, "not acknowledged by the broker; retrying"};
+    err = dtext == NULL || ftext == NULL ? GF_ERR_NOMEM : GF_OK;
+    if (err == GF_OK && json_array_size(done) > 0) {
+        err = gf_db_exec(db, &gf_q_desired_done, dp, NULL);
+    }
+    if (err == GF_OK && json_array_size(failed) > 0) {
+        err = gf_db_exec(db, &gf_q_desired_failed, fp, NULL);
+    }
+    free(dtext);
+    free(ftext);
+    json_decref(done);
+    json_decref(failed);
     PQclear(res);
     if (err != GF_OK || gf_db_commit(db) != GF_OK) {
         log_db("desired publish", err);
         gf_db_rollback(db);
+        return 0;
     }
+    return rows;
 }
 
 /* ------------------------------------------------------------------ housekeeping */
@@ -434,7 +452,11 @@ static void *fleet_main(void *arg)
                 if (c->alive) {
                     cluster_service(f, c);
                     provision_cluster(f, db, c);
-                    publish_desired(f, db, c);
+                    /* Whole rollout waves at once: batch after batch while they are full. */
+                    for (int i = 0;
+                         i < GF_DESIRED_ROUNDS && publish_desired(f, db, c) == GF_DESIRED_BATCH;
+                         i++) {
+                    }
                 }
             }
             overdue(f, db);
@@ -450,9 +472,10 @@ static void *fleet_main(void *arg)
             until.tv_nsec -= 1000000000L;
         }
         pthread_mutex_lock(&f->mu);
-        if (!f->stopping) {
+        if (!f->stopping && !f->kicked) {
             pthread_cond_timedwait(&f->cv, &f->mu, &until);
         }
+        f->kicked = 0;
         pthread_mutex_unlock(&f->mu);
     }
     return NULL;
@@ -547,6 +570,17 @@ void gf_fleet_stop(struct gf_fleet *f)
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
     gf_free(f);
+}
+
+void gf_fleet_kick(struct gf_fleet *f)
+{
+    if (f == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&f->mu);
+    f->kicked = 1;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
 }
 
 enum gf_err gf_fleet_metrics(struct gf_fleet *f, struct gf_buf *out)

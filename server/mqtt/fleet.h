@@ -25,6 +25,9 @@ enum gf_err gf_fleet_start(struct gf_app *app, struct gf_fleet **out);
 void gf_fleet_stop(struct gf_fleet *f);
 
 /* Prometheus text of the fleet and ingest counters. */
+/* Run the fleet loop now (new desired states to publish). NULL is a no-op. Thread-safe. */
+void gf_fleet_kick(struct gf_fleet *f);
+
 enum gf_err gf_fleet_metrics(struct gf_fleet *f, struct gf_buf *out);
 
 #endif

@@ -17,12 +17,13 @@
 
 #include "../core/app.h"
 #include "../store/db.h"
-#include "../store/q_bundles.h"
+#include "../store/q_rollouts.h"
 #include "../store/q_ingest.h"
 #include "alloc.h"
 #include "conn.h"
 #include "gf_limits.h"
 #include "ids.h"
+#include "jscan.h"
 #include "json.h"
 #include "log.h"
 #include "timefmt.h"
@@ -125,6 +126,27 @@ static int parse_topic(const char *topic, char *node, enum kind *kind)
     return 1;
 }
 
+static int lane_full(const struct gf_ingest *ing, const struct lane *ln, size_t len)
+{
+    return ln->depth > 0 && (ln->depth >= ing->o.queue_max / (size_t)ing->nlanes ||
+                             ln->bytes + len > ing->o.queue_bytes / (size_t)ing->nlanes);
+}
+
+/* Room for a health message in its lane? paho has already acknowledged a QoS 1 message to
+ * the broker when it hands it over, and it keeps whatever messageArrived refuses in its own
+ * unbounded memory, so a full lane drops a health message instead: it is not acknowledged,
+ * and its agent sends it again. (Making paho's receive thread wait for room is no way out:
+ * the writer's acks go through the same client, and the two stall each other.) */
+static int has_room(const struct gf_ingest *ing, struct lane *ln, size_t len)
+{
+    int room;
+
+    pthread_mutex_lock(&ln->mu);
+    room = !lane_full(ing, ln, len);
+    pthread_mutex_unlock(&ln->mu);
+    return room;
+}
+
 int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *topic,
                    const void *payload, size_t len)
 {
@@ -145,13 +167,9 @@ int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *top
         h = (h ^ (unsigned char)*c) * 16777619u;
     }
     struct lane *ln = &ing->lanes[h % (uint32_t)ing->nlanes];
-    pthread_mutex_lock(&ln->mu);
-    int full = ln->depth > 0 && (ln->depth >= ing->o.queue_max / (size_t)ing->nlanes ||
-                                 ln->bytes + len > ing->o.queue_bytes / (size_t)ing->nlanes);
-    pthread_mutex_unlock(&ln->mu);
-    if (full) {
-        atomic_fetch_add(&ing->full, 1);
-        return 0;
+    if (kind == K_HEALTH && !has_room(ing, ln, len)) {
+        atomic_fetch_add(&ing->full, 1); /* not acknowledged: the agent sends it again */
+        return 1;
     }
     if ((it = gf_calloc(1, sizeof(*it))) == NULL || (it->payload = gf_malloc(len + 1)) == NULL) {
         gf_free(it);
@@ -202,49 +220,170 @@ static int int_field(const json_t *o, const char *key, long long min, long long 
     return 1;
 }
 
-/* One batch being built: the JSON parameters of the statements, and what to do per node. */
-struct batch {
-    json_t *lock_ids;  /* ["uuid", ...] */
-    json_t *records;   /* [{n, b, s, a, v, k}] */
-    json_t *seen;      /* [{n, session, boot, dropped}] */
-    json_t *events;    /* [{kind, node, ...}] presence and births in arrival order */
-    json_t *node_conn; /* node -> index of the item whose conn acks it */
+/* One record of a health message, scanned: the sample stays text in the payload. */
+struct health_rec {
+    long long seq;
+    int64_t at;
+    const char *sample;
+    size_t sample_len;
 };
 
-/* Add a health message's records. */
-static int add_health(struct gf_ingest *ing, struct batch *b, const struct item *it,
-                      const json_t *msg)
-{
-    const char *boot = str_field(msg, "boot_id", 64);
-    const json_t *records = json_object_get(msg, "records");
-    long long session, dropped = 0;
-    int64_t now = gf_time_now_us(), floor = now - (int64_t)ing->o.retention_days * 86400 * 1000000;
-    size_t i, n = json_array_size(records);
-    json_t *r;
+/* One batch being built: the JSON parameters of the statements, and what to do per node.
+ * The health records are JSON text built as the messages are scanned (each sample's text
+ * is copied as the agent sent it), the rest are small jansson values. */
+struct batch {
+    json_t *lock_ids;         /* ["uuid", ...] */
+    struct gf_buf recs;       /* [{"n","b","s","a","v","k"}, ...] */
+    size_t nrecs;
+    json_t *seen;             /* [{n, session, boot, dropped}] */
+    json_t *events;           /* [{kind, node, ...}] presence and births in arrival order */
+    json_t *bundles;          /* [{n, bundle, version, sha, state, reason, gen, o}] */
+    json_t *node_conn;        /* node -> index of the item whose conn acks it */
+    struct health_rec *scratch; /* GF_LIMIT_HEALTH_RECORDS: one message's records */
+};
 
-    if (boot == NULL || !int_field(msg, "session", 0, INT64_MAX, &session) || n == 0 ||
-        n > GF_LIMIT_HEALTH_RECORDS ||
-        (json_object_get(msg, "dropped") && !int_field(msg, "dropped", 0, INT64_MAX, &dropped))) {
+/* What a health message says, scanned (jscan.h) rather than parsed into a tree: the
+ * samples are most of the ingest's bytes and only pass through. */
+struct health_msg {
+    const char *boot;
+    size_t boot_len;
+    long long session, dropped;
+    struct health_rec *recs;
+    size_t nrecs;
+};
+
+/* A record: {"seq", "at", "sample"} (other keys ignored), each once. */
+static int scan_record(struct gf_jscan *s, struct health_rec *rec)
+{
+    struct gf_jval k, v;
+    size_t n = 0, len;
+    unsigned seen = 0;
+    int r;
+
+    if (!gf_jscan_enter(s, '{')) {
         return 0;
     }
-    /* One pass into a message-local array: a message is taken whole or not at all. */
-    json_t *recs = json_array();
-    unsigned skewed = 0, old = 0;
-    if (recs == NULL) {
-        return 0;
-    }
-    json_array_foreach(records, i, r) {
-        long long seq;
-        int64_t at;
-        char ts[40];
-        int keep = 1;
-        const char *text = str_field(r, "at", 40);
-        json_t *sample = json_object_get(r, "sample");
-        if (!int_field(r, "seq", 1, INT64_MAX, &seq) || text == NULL ||
-            gf_time_parse_rfc3339(text, &at) != GF_OK || !json_is_object(sample)) {
-            json_decref(recs);
+    while ((r = gf_jscan_next(s, '}', &n)) > 0) {
+        unsigned bit = 0;
+        if (!gf_jscan_key(s, &k) || !gf_jscan_value(s, &v)) {
             return 0;
         }
+        if (gf_jval_is(&k, "seq")) {
+            bit = 1;
+            if (!gf_jval_int(&v, 1, INT64_MAX, &rec->seq)) {
+                return 0;
+            }
+        } else if (gf_jval_is(&k, "at")) {
+            char text[41];
+            const char *t = gf_jval_plain(&v, 40, &len);
+            bit = 2;
+            if (t == NULL) {
+                return 0;
+            }
+            memcpy(text, t, len);
+            text[len] = '\0';
+            if (gf_time_parse_rfc3339(text, &rec->at) != GF_OK) {
+                return 0;
+            }
+        } else if (gf_jval_is(&k, "sample")) {
+            bit = 4;
+            if (v.type != GF_J_OBJECT) {
+                return 0;
+            }
+            rec->sample = v.text;
+            rec->sample_len = v.len;
+        }
+        if (seen & bit) {
+            return 0;
+        }
+        seen |= bit;
+    }
+    return r == 0 && seen == 7u;
+}
+
+/* The records array: 1..GF_LIMIT_HEALTH_RECORDS records into h->recs. */
+static int scan_records(struct gf_jscan *s, struct health_msg *h)
+{
+    size_t n = 0;
+    int r;
+
+    if (!gf_jscan_enter(s, '[')) {
+        return 0;
+    }
+    while ((r = gf_jscan_next(s, ']', &n)) > 0) {
+        if (n > GF_LIMIT_HEALTH_RECORDS || !scan_record(s, &h->recs[n - 1])) {
+            return 0;
+        }
+    }
+    h->nrecs = n;
+    return r == 0 && n > 0;
+}
+
+/* {"boot_id", "session", "records", "dropped"?} (other keys ignored), each once. */
+static int scan_health(const struct item *it, struct health_msg *h)
+{
+    struct gf_jscan s;
+    struct gf_jval k, v;
+    size_t n = 0;
+    unsigned seen = 0;
+    int r;
+
+    gf_jscan_init(&s, it->payload, it->len);
+    if (!gf_utf8_valid(it->payload, it->len) || !gf_jscan_enter(&s, '{')) {
+        return 0;
+    }
+    while ((r = gf_jscan_next(&s, '}', &n)) > 0) {
+        unsigned bit = 0;
+        if (!gf_jscan_key(&s, &k)) {
+            return 0;
+        }
+        if (gf_jval_is(&k, "records")) {
+            bit = 8;
+            if ((seen & bit) || !scan_records(&s, h)) {
+                return 0;
+            }
+        } else if (!gf_jscan_value(&s, &v)) {
+            return 0;
+        } else if (gf_jval_is(&k, "boot_id")) {
+            bit = 1;
+            if ((h->boot = gf_jval_plain(&v, 64, &h->boot_len)) == NULL) {
+                return 0;
+            }
+        } else if (gf_jval_is(&k, "session")) {
+            bit = 2;
+            if (!gf_jval_int(&v, 0, INT64_MAX, &h->session)) {
+                return 0;
+            }
+        } else if (gf_jval_is(&k, "dropped")) {
+            bit = 4;
+            if (!gf_jval_int(&v, 0, INT64_MAX, &h->dropped)) {
+                return 0;
+            }
+        }
+        if (seen & bit) {
+            return 0; /* a field given twice */
+        }
+        seen |= bit;
+    }
+    return r == 0 && gf_jscan_end(&s) && (seen & 11u) == 11u;
+}
+
+/* Add a health message's records: the message is taken whole or not at all. */
+static int add_health(struct gf_ingest *ing, struct batch *b, const struct item *it)
+{
+    struct health_msg h = {.recs = b->scratch};
+    int64_t now = gf_time_now_us(), floor = now - (int64_t)ing->o.retention_days * 86400 * 1000000;
+    size_t mark = b->recs.len, nmark = b->nrecs;
+    unsigned skewed = 0, old = 0;
+
+    if (!scan_health(it, &h)) {
+        return 0;
+    }
+    for (size_t i = 0; i < h.nrecs; i++) {
+        const struct health_rec *rec = &h.recs[i];
+        int64_t at = rec->at;
+        char ts[40];
+        int keep = 1;
         if (at > now + GF_INGEST_FUTURE_US) {
             skewed++; /* stored, at the receive time */
             at = now;
@@ -253,17 +392,24 @@ static int add_health(struct gf_ingest *ing, struct batch *b, const struct item 
             keep = 0;
         }
         gf_time_format_rfc3339(at, ts, sizeof(ts));
-        json_array_append_new(recs, json_pack("{s:s, s:s, s:I, s:s, s:O, s:b}", "n", it->node,
-                                              "b", boot, "s", (json_int_t)seq, "a", ts, "v",
-                                              sample, "k", keep));
+        if (gf_buf_puts(&b->recs, b->nrecs++ ? ",{\"n\":\"" : "[{\"n\":\"") != GF_OK ||
+            gf_buf_printf(&b->recs, "%s\",\"b\":\"%.*s\",\"s\":%lld,\"a\":\"%s\",\"v\":",
+                          it->node, (int)h.boot_len, h.boot, rec->seq, ts) != GF_OK ||
+            gf_buf_append(&b->recs, rec->sample, rec->sample_len) != GF_OK ||
+            gf_buf_puts(&b->recs, keep ? ",\"k\":true}" : ",\"k\":false}") != GF_OK) {
+            b->recs.len = mark; /* out of memory: drop the message, the agent resends */
+            b->nrecs = nmark;
+            if (b->recs.data != NULL) {
+                b->recs.data[mark] = '\0';
+            }
+            return 0;
+        }
     }
-    json_array_extend(b->records, recs);
-    json_decref(recs);
     atomic_fetch_add(&ing->dropped[D_CLOCK], skewed);
     atomic_fetch_add(&ing->dropped[D_TOO_OLD], old);
-    json_array_append_new(b->seen, json_pack("{s:s, s:I, s:s, s:I}", "n", it->node, "session",
-                                             (json_int_t)session, "boot", boot, "dropped",
-                                             (json_int_t)dropped));
+    json_array_append_new(b->seen, json_pack("{s:s, s:I, s:s%, s:I}", "n", it->node, "session",
+                                             (json_int_t)h.session, "boot", h.boot,
+                                             h.boot_len, "dropped", (json_int_t)h.dropped));
     return 1;
 }
 
@@ -326,7 +472,7 @@ static int add_birth(struct batch *b, const struct item *it, const json_t *msg)
     return 1;
 }
 
-/* A bundle/status message: {bundle_id, version, manifest_sha256, state, reason}. */
+/* A bundle/status message: {bundle_id, version, manifest_sha256, state, reason, gen?}. */
 static int add_bundle(struct batch *b, const struct item *it, const json_t *msg)
 {
     static const char *const states[] = {"downloading", "verifying", "applying", "applied",
@@ -334,20 +480,24 @@ static int add_bundle(struct batch *b, const struct item *it, const json_t *msg)
     const char *bundle = str_field(msg, "bundle_id", 36), *state = str_field(msg, "state", 16);
     const char *sha = str_field(msg, "manifest_sha256", 64), *reason = str_field(msg, "reason",
                                                                                  300);
-    long long version = 0;
+    long long version = 0, gen = 0;
     int known = 0;
 
     for (size_t i = 0; state != NULL && i < sizeof(states) / sizeof(states[0]); i++) {
         known |= strcmp(state, states[i]) == 0;
     }
     if (!known || (bundle != NULL && !gf_uuid_valid(bundle)) ||
-        (json_object_get(msg, "version") && !int_field(msg, "version", 0, INT64_MAX, &version))) {
+        (json_object_get(msg, "version") && !int_field(msg, "version", 0, INT64_MAX, &version)) ||
+        (json_object_get(msg, "gen") && !int_field(msg, "gen", 1, INT64_MAX, &gen))) {
         return 0;
     }
-    json_t *ev = json_pack("{s:s, s:s, s:s?, s:I, s:s?, s:s, s:s?}", "kind", "bundle", "n",
-                           it->node, "bundle", bundle, "version", (json_int_t)version, "sha", sha,
-                           "state", state, "reason", reason);
-    return ev != NULL && json_array_append_new(b->events, ev) == 0;
+    json_t *ev = json_pack("{s:s, s:s?, s:I, s:s?, s:s, s:s?, s:I}", "n", it->node, "bundle",
+                           bundle, "version", (json_int_t)version, "sha", sha, "state", state,
+                           "reason", reason, "o", (json_int_t)json_array_size(b->bundles));
+    if (ev != NULL && gen > 0) {
+        json_object_set_new(ev, "gen", json_integer(gen));
+    }
+    return ev != NULL && json_array_append_new(b->bundles, ev) == 0;
 }
 
 /* Parse one item into the batch; counts and skips malformed ones. */
@@ -356,15 +506,16 @@ static void add_item(struct gf_ingest *ing, struct batch *b, const struct item *
     json_t *msg = NULL;
     int ok;
 
-    if (gf_json_parse_object(it->payload, it->len, &msg, NULL) != GF_OK) {
-        count_drop(ing, D_MALFORMED);
-        return;
+    if (it->kind == K_HEALTH) {
+        ok = add_health(ing, b, it);
+    } else if (gf_json_parse_object(it->payload, it->len, &msg, NULL) != GF_OK) {
+        ok = 0;
+    } else {
+        ok = it->kind == K_STATE    ? add_state(b, it, msg)
+             : it->kind == K_BUNDLE ? add_bundle(b, it, msg)
+                                    : add_birth(b, it, msg);
+        json_decref(msg);
     }
-    ok = it->kind == K_HEALTH   ? add_health(ing, b, it, msg)
-         : it->kind == K_STATE  ? add_state(b, it, msg)
-         : it->kind == K_BUNDLE ? add_bundle(b, it, msg)
-                                : add_birth(b, it, msg);
-    json_decref(msg);
     if (!ok) {
         count_drop(ing, D_MALFORMED);
         return;
@@ -401,16 +552,6 @@ static enum gf_err run_event(struct gf_dbconn *db, const json_t *ev)
 
     snprintf(session, sizeof(session), "%lld",
              (long long)json_integer_value(json_object_get(ev, "session")));
-    if (strcmp(kind, "bundle") == 0) {
-        char version[24];
-        snprintf(version, sizeof(version), "%lld",
-                 (long long)json_integer_value(json_object_get(ev, "version")));
-        const char *p[6] = {node, json_string_value(json_object_get(ev, "bundle")), version,
-                            json_string_value(json_object_get(ev, "sha")),
-                            json_string_value(json_object_get(ev, "state")),
-                            json_string_value(json_object_get(ev, "reason"))};
-        return gf_db_exec(db, &gf_q_bundle_status, p, NULL);
-    }
     if (strcmp(kind, "state") == 0) {
         const char *p[5] = {node, json_is_true(json_object_get(ev, "online")) ? "true" : "false",
                             session, boot, json_string_value(json_object_get(ev, "reason"))};
@@ -469,8 +610,13 @@ static enum gf_err run_batch(struct gf_ingest *ing, struct gf_dbconn *db, struct
             goto fail;
         }
     }
-    if (json_array_size(b->records) > 0) {
-        if ((err = exec_json(db, &gf_q_ingest_health, b->records, acks)) != GF_OK ||
+    if (json_array_size(b->bundles) > 0 &&
+        (err = exec_json(db, &gf_q_bundle_status_batch, b->bundles, NULL)) != GF_OK) {
+        goto fail;
+    }
+    if (b->nrecs > 0) {
+        const char *p[1] = {b->recs.data};
+        if ((err = gf_db_exec(db, &gf_q_ingest_health, p, acks)) != GF_OK ||
             (err = exec_json(db, &gf_q_ingest_seen, b->seen, NULL)) != GF_OK) {
             goto fail;
         }
@@ -512,27 +658,32 @@ static void send_acks(struct gf_ingest *ing, struct batch *b, struct item **item
     if (rows > 0) {
         unsigned long long stored = strtoull(PQgetvalue(acks, 0, 3), NULL, 10);
         atomic_fetch_add(&ing->stored, stored);
-        atomic_fetch_add(&ing->duplicates, json_array_size(b->records) - stored);
+        atomic_fetch_add(&ing->duplicates, b->nrecs - stored);
     }
 }
 
 static void batch_free(struct batch *b)
 {
     json_decref(b->lock_ids);
-    json_decref(b->records);
+    gf_buf_free(&b->recs);
+    gf_free(b->scratch);
     json_decref(b->seen);
     json_decref(b->events);
+    json_decref(b->bundles);
     json_decref(b->node_conn);
 }
 
 static int batch_init(struct batch *b)
 {
     b->lock_ids = json_array();
-    b->records = json_array();
+    gf_buf_init(&b->recs, (size_t)64 << 20);
+    b->nrecs = 0;
     b->seen = json_array();
     b->events = json_array();
+    b->bundles = json_array();
     b->node_conn = json_object();
-    return b->lock_ids && b->records && b->seen && b->events && b->node_conn;
+    b->scratch = gf_calloc(GF_LIMIT_HEALTH_RECORDS, sizeof(*b->scratch));
+    return b->lock_ids && b->seen && b->scratch && b->events && b->bundles && b->node_conn;
 }
 
 /* Take up to max items off the queue (waits for the first). NULL when stopping and empty. */
@@ -601,6 +752,9 @@ static void *writer(void *arg)
         }
         for (size_t i = 0; i < n; i++) {
             add_item(ing, &b, items[i], i);
+        }
+        if (b.nrecs > 0 && gf_buf_puts(&b.recs, "]") != GF_OK) {
+            b.nrecs = 0; /* no memory for one byte: the agents resend */
         }
         /* Retry until committed: the batch is already off the broker. */
         for (;;) {
@@ -700,6 +854,7 @@ void gf_ingest_stop(struct gf_ingest *ing)
         pthread_mutex_lock(&ln->mu);
         ln->stopping = 1;
         pthread_cond_broadcast(&ln->cv);
+
         pthread_mutex_unlock(&ln->mu);
         pthread_join(ln->thread, NULL);
         while (ln->head != NULL) { /* not acknowledged: the agents resend these */
@@ -741,7 +896,7 @@ enum gf_err gf_ingest_metrics(struct gf_ingest *ing, struct gf_buf *o)
         "# TYPE gf_ingest_commit_seconds_total counter\ngf_ingest_commit_seconds_total %.6f\n"
         "# HELP gf_ingest_db_errors_total Ingest transactions that failed (and were retried).\n"
         "# TYPE gf_ingest_db_errors_total counter\ngf_ingest_db_errors_total %llu\n"
-        "# HELP gf_ingest_queue_full_total Messages refused because the queue was full.\n"
+        "# HELP gf_ingest_queue_full_total Health messages dropped unacknowledged (queue full).\n"
         "# TYPE gf_ingest_queue_full_total counter\ngf_ingest_queue_full_total %llu\n"
         "# HELP gf_ingest_queue_depth Messages waiting for a writer.\n"
         "# TYPE gf_ingest_queue_depth gauge\ngf_ingest_queue_depth %zu\n"

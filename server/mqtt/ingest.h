@@ -5,9 +5,10 @@
  * PostgreSQL transactions of many messages each. Only after COMMIT is the `ack` published
  * to each node (docs/mqtt.md), so an acknowledged record is always in the database; a
  * message that is lost before the commit is resent by its agent and de-duplicated here.
- * When the queue is full, push refuses and paho delivers the message again later: the
- * broker, not the server's memory, holds the backlog. Malformed and oversize messages are
- * counted by reason and dropped. Thread-safe.
+ * When the queue is full, a health message is dropped unacknowledged, for its agent to
+ * send again (paho would otherwise keep it in unbounded memory); state, birth and bundle
+ * status, small and not resent, are always queued. Malformed and oversize
+ * messages are counted by reason and dropped. Thread-safe.
  */
 #ifndef GF_SERVER_MQTT_INGEST_H
 #define GF_SERVER_MQTT_INGEST_H
@@ -38,8 +39,9 @@ enum gf_err gf_ingest_start(struct gf_app *app, const struct gf_ingest_opts *opt
 void gf_ingest_stop(struct gf_ingest *ing);
 
 /* Queue one message received on conn (the connection its ack goes back on). Copies topic and
- * payload. Returns 1 when taken (queued, or dropped as malformed and counted), 0 when the
- * queue is full (deliver again later). */
+ * payload. Returns 1 when taken (queued, or dropped and counted: malformed, oversize, or a
+ * health message while the queue is full), 0 when out of memory (paho
+ * delivers it again later). */
 int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *topic,
                    const void *payload, size_t len);
 

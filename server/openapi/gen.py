@@ -255,6 +255,48 @@ add("/agent/blobs/{sha256}", "get", op("agentBlob", "A blob of the node's projec
 add("/agent/trust", "get", op("agentTrust", "Signed trust statements after since, in order (node-signed)", "node",
     [Q("since", "last statement the agent holds", {"type": "integer", "minimum": 0})] + NSIG, None,
     {**ok(200, obj({"statements": {"type": "array", "items": ref("Envelope")}}, ["statements"])), **errs(400, 401, 403)}, security=False))
+# ---- rollouts (docs/rollouts.md, docs/internals/rollout.md)
+WAVE = obj({"nodes": {"type": "integer", "minimum": 1}, "percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+    "success_percent": {"type": "number", "minimum": 0, "maximum": 100, "default": 100}, "then": S(enum=["continue", "pause"], default="continue")})
+RSPEC = {"target": obj({"selector": S(description="label selector"), "node_ids": {"type": "array", "maxItems": 10000, "items": UUID},
+        "continuous": {"type": "boolean", "default": False}}),
+    "waves": {"type": "array", "minItems": 1, "maxItems": 16, "items": WAVE, "description": "cumulative shares; the last wave takes the rest"},
+    "abort": obj({"failure_percent": {"type": "number", "minimum": 0, "maximum": 100}, "min_finished": {"type": "integer", "minimum": 1, "default": 1}}, ["failure_percent"]),
+    "rate": obj({"per_minute": {"type": "integer", "minimum": 1}, "ramp": obj({"start_per_minute": {"type": "integer", "minimum": 1},
+        "factor": {"type": "number", "minimum": 1.01, "maximum": 5}, "every_notified": {"type": "integer", "minimum": 1}})}, ["per_minute"]),
+    "node_timeout_s": {"type": "integer", "minimum": 10, "maximum": 2592000, "default": 3600},
+    "offline": S(enum=["timed_out", "skipped"], default="timed_out"),
+    "retries": obj({k: {"type": "integer", "minimum": 0, "maximum": 10, "default": 0} for k in ("failed", "rolled_back", "timed_out")} | {"backoff_s": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 60}}),
+    "windows": {"type": "array", "maxItems": 8, "items": obj({"cron": S(description="5-field cron"), "duration_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
+        "timezone": S(default="UTC")}, ["cron", "duration_minutes"])}}
+TSTATES = ["pending", "notified", "downloading", "applying", "applied", "failed", "rolled_back", "timed_out", "skipped", "cancelled"]
+schemas["Rollout"] = obj({"id": UUID, "project_id": UUID, "bundle_id": UUID, "name": S(),
+    "state": S(enum=["draft", "scheduled", "running", "paused", "succeeded", "failed", "cancelled"]),
+    "pause_reason": nullable(S(enum=["operator", "threshold", "window", "wave"])), "reason": nullable(S()),
+    "current_wave": {"type": "integer", "minimum": 1}, "wave_count": {"type": "integer"}, "start_at": nullable(TS), "created_at": TS,
+    "started_at": nullable(TS), "finished_at": nullable(TS), "updated_at": TS, "spec": {"type": "object"},
+    "waves": {"type": "array", "items": obj({"wave": {"type": "integer"}, "targets": {"type": "integer"}, "states": {"type": "object"}})},
+    "counts": {"type": "object", "description": "targets per state"}, "targets": {"type": "integer"},
+    "eta_s": nullable({"type": "integer", "description": "what is left at the pace of the last 5 minutes"})}, ["id", "state", "bundle_id"])
+schemas["RolloutTarget"] = obj({"node_id": UUID, "name": S(), "wave": {"type": "integer"}, "state": S(enum=TSTATES), "error": nullable(S()),
+    "attempts": {"type": "integer"}, "online": {"type": "boolean"}, "notified_at": nullable(TS), "deadline_at": nullable(TS),
+    "finished_at": nullable(TS), "next_attempt_at": nullable(TS)}, ["node_id", "wave", "state", "attempts"])
+for n in ["Rollout", "RolloutTarget"]:
+    schemas["ListOf" + n] = obj({"items": {"type": "array", "items": ref(n)}, "next_cursor": nullable(S())}, ["items", "next_cursor"])
+RO = P("rollout_id", "rollout")
+add("/projects/{project_id}/rollouts", "get", op("listRollouts", "Rollouts of a project, oldest first", "viewer",
+    [PR, Q("state", "draft | scheduled | running | paused | succeeded | failed | cancelled")] + PAGE, None, {**ok(200, ref("ListOfRollout")), **errs(400, 401, 404)}))
+add("/projects/{project_id}/rollouts", "post", op("createRollout", "Start (or schedule, or draft) a rollout of a bundle in waves; a node held by another active rollout refuses it", "operator", [PR, IDEM],
+    body(dict({"bundle_id": UUID, "name": S(maxLength=200), "draft": {"type": "boolean"}, "start_at": TS}, **RSPEC), ["bundle_id", "target"]),
+    {**ok(201, ref("Rollout")), **errs(*MUT, 409, 422)}))
+add("/rollouts/{rollout_id}", "get", op("getRollout", "A rollout with counts per wave and state, and an ETA", "viewer", [RO], None, {**ok(200, ref("Rollout")), **errs(400, 401, 404)}))
+add("/rollouts/{rollout_id}/targets", "get", op("listRolloutTargets", "The rollout's targets by node", "viewer",
+    [RO, Q("state", "target state", S(enum=TSTATES)), Q("wave", "wave number from 1", {"type": "integer", "minimum": 1}), Q("error", "text in the error")] + PAGE, None,
+    {**ok(200, ref("ListOfRolloutTarget")), **errs(400, 401, 404)}))
+for verb, what in (("start", "Start a draft: take its targets"), ("pause", "Pause: no new notifications"),
+                   ("resume", "Resume a paused rollout (after a wave's pause or a missed success condition: the next wave)"),
+                   ("cancel", "Cancel: pending targets cancelled, notified ones get their previous desired state back")):
+    add(f"/rollouts/{{rollout_id}}/{verb}", "post", op(verb + "Rollout", what, "operator", [RO, IDEM], None, {**ok(200, ref("Rollout")), **errs(400, 401, 403, 404, 409)}))
 ROOT = [{"url": "/", "description": "outside /api/v1"}]
 txt = lambda d: {"200": {"description": d, "content": {"text/plain": {"schema": S()}}}}
 paths["/healthz"] = {"servers": ROOT, "get": op("healthz", "Liveness", "none", [], None, txt("ok"), security=False)}

@@ -74,6 +74,9 @@ int gf_db_in_tx(struct gf_dbconn *c);
 /* The underlying libpq handle (borrowed). */
 PGconn *gf_db_pg(struct gf_dbconn *c);
 
+/* The pool's connection string (for a dedicated connection, e.g. LISTEN). Borrowed. */
+const char *gf_db_conninfo(const struct gf_db *db);
+
 /* Snapshot of the counters. */
 void gf_db_stats(struct gf_db *db, struct gf_db_stats *out);
 

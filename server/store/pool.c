@@ -327,3 +327,8 @@ const char *gf_db_val(const PGresult *res, int row, int col)
     }
     return PQgetvalue(res, row, col);
 }
+
+const char *gf_db_conninfo(const struct gf_db *db)
+{
+    return db->conninfo;
+}

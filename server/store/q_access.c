@@ -52,6 +52,7 @@ const struct gf_stmt gf_q_scope_etoken = SCOPE_VIA_PROJECT("scope_etoken", "enro
 const struct gf_stmt gf_q_scope_bundle = SCOPE_VIA_PROJECT("scope_bundle", "bundles");
 const struct gf_stmt gf_q_scope_signing_key = SCOPE_VIA_PROJECT("scope_signing_key",
                                                                 "signing_keys");
+const struct gf_stmt gf_q_scope_rollout = SCOPE_VIA_PROJECT("scope_rollout", "rollouts");
 
 const struct gf_stmt gf_q_audit_insert = {
     "audit_insert",

@@ -219,7 +219,7 @@ const struct gf_stmt gf_q_node_bundle_put = {
     " version, assigned_by) VALUES ($1, $2, $3, $4, $5, $6::uuid)"
     " ON CONFLICT (node_id) DO UPDATE SET bundle_id = $2, envelope = $3, manifest_sha256 = $4,"
     " version = $5, assigned_by = $6::uuid, assigned_at = now(), gen = nb.gen + 1,"
-    " next_publish_at = now(), publish_error = NULL,"
+    " next_publish_at = now(), publish_error = NULL, cleared = false,"
     " state = CASE WHEN nb.applied_sha256 = $4 THEN 'applied' ELSE 'pending' END,"
     " reason = NULL, state_at = now() RETURNING nb.*),"
     " n AS (UPDATE nodes SET desired_bundle_id = $2, updated_at = now() WHERE id = $1)"
@@ -249,7 +249,8 @@ const struct gf_stmt gf_q_drift_list = {
     "SELECT " NODE_BUNDLE_JSON("nb") ", " GF_SQL_CURSOR(
         "nb") " FROM (SELECT x.*, n.created_at, n.id FROM node_bundles x JOIN nodes n ON n.id = "
               "x.node_id"
-              " WHERE n.project_id = $1 AND x.applied_sha256 IS DISTINCT FROM x.manifest_sha256) nb"
+              " WHERE n.project_id = $1 AND NOT x.cleared AND x.applied_sha256 IS DISTINCT FROM "
+              "x.manifest_sha256) nb"
               " WHERE " GF_SQL_AFTER("nb", "$2", "$3") " ORDER BY nb.created_at, nb.id LIMIT $4",
     4};
 
@@ -261,7 +262,9 @@ const struct gf_stmt gf_q_agent_node = {
 
 const struct gf_stmt gf_q_agent_manifest = {
     "agent_manifest",
-    "SELECT nb.envelope FROM node_bundles nb WHERE nb.node_id = $1 AND nb.bundle_id = $2", 2};
+    "SELECT nb.envelope FROM node_bundles nb WHERE nb.node_id = $1 AND nb.bundle_id = $2"
+    " AND NOT nb.cleared",
+    2};
 
 /* The blob when the node may read it: a file of a published bundle of its project, or one
  * of its own rendered files. $3 offset, $4 length (bytes). */
@@ -278,11 +281,12 @@ const struct gf_stmt gf_q_agent_blob = {
 
 const struct gf_stmt gf_q_desired_due = {
     "desired_due",
-    "SELECT nb.node_id, nb.gen, json_build_object('bundle_id', nb.bundle_id, 'name', b.name,"
+    "SELECT nb.node_id, nb.gen, CASE WHEN nb.cleared THEN '' ELSE"
+    " json_build_object('bundle_id', nb.bundle_id, 'name', b.name,"
     " 'version', nb.version, 'manifest_sha256', nb.manifest_sha256,"
     " 'manifest_url', '/api/v1/agent/bundles/' || nb.bundle_id || '/manifest',"
     " 'trust_seq', (SELECT max(t.seq) FROM trust_statements t WHERE t.project_id = b.project_id"
-    " AND t.key_id IS NOT NULL), 'gen', nb.gen)::text"
+    " AND t.key_id IS NOT NULL), 'gen', nb.gen)::text END"
     " FROM node_bundles nb JOIN nodes n ON n.id = nb.node_id JOIN bundles b ON b.id = nb.bundle_id"
     " WHERE nb.gen > nb.published_gen AND nb.next_publish_at <= now()"
     " AND n.broker_cluster_id = $1 AND n.status = 'accepted'"
@@ -297,39 +301,17 @@ const struct gf_stmt gf_q_desired_republish = {
     " WHERE n.id = nb.node_id AND n.broker_cluster_id = $1 AND nb.published_gen > 0",
     1};
 
+/* $1 [{n, g}]: published up to generation g. */
 const struct gf_stmt gf_q_desired_done = {
     "desired_done",
-    "UPDATE node_bundles SET published_gen = greatest(published_gen, $2), publish_error = NULL"
-    " WHERE node_id = $1",
-    2};
+    "UPDATE node_bundles nb SET published_gen = greatest(nb.published_gen, x.g),"
+    " publish_error = NULL FROM jsonb_to_recordset($1::jsonb) AS x(n uuid, g bigint)"
+    " WHERE nb.node_id = x.n",
+    1};
 
+/* $1 [{n, g}], $2 error: try again in 5 s. */
 const struct gf_stmt gf_q_desired_failed = {
     "desired_failed",
-    "UPDATE node_bundles SET publish_error = $2, next_publish_at = now() + interval '5 seconds'"
-    " WHERE node_id = $1",
+    "UPDATE node_bundles nb SET publish_error = $2, next_publish_at = now() + interval '5 seconds'"
+    " FROM jsonb_to_recordset($1::jsonb) AS x(n uuid, g bigint) WHERE nb.node_id = x.n",
     2};
-
-/* ------------------------------------------------------------------ bundle/status */
-
-/* $1 node, $2 bundle id (may be NULL), $3 version, $4 manifest sha, $5 state, $6 reason.
- * Messages of unknown nodes change nothing; an "applied" naming a bundle that is not of the
- * node's project only records the event (a node cannot point at another project's bundle,
- * and a made-up id cannot break the batch on a foreign key). */
-const struct gf_stmt gf_q_bundle_status = {
-    "bundle_status",
-    "WITH n AS (SELECT id, project_id FROM nodes WHERE id = $1),"
-    " b AS (SELECT bu.id FROM bundles bu JOIN n ON bu.project_id = n.project_id"
-    " WHERE bu.id = $2::uuid),"
-    " ev AS (INSERT INTO bundle_events (node_id, bundle_id, version, state, reason)"
-    " SELECT n.id, $2::uuid, $3::bigint, $5, $6 FROM n),"
-    " nb AS (UPDATE node_bundles SET state = CASE WHEN bundle_id = $2::uuid THEN $5 ELSE state END,"
-    " reason = CASE WHEN bundle_id = $2::uuid THEN $6 ELSE reason END,"
-    " state_at = CASE WHEN bundle_id = $2::uuid THEN now() ELSE state_at END,"
-    " applied_bundle_id = (SELECT id FROM b), applied_version = $3::bigint,"
-    " applied_sha256 = $4, applied_at = now()"
-    " WHERE node_id = $1 AND $5 = 'applied' AND EXISTS (SELECT 1 FROM b)),"
-    " st AS (UPDATE node_bundles SET state = $5, reason = $6, state_at = now()"
-    " WHERE node_id = $1 AND bundle_id = $2::uuid AND $5 <> 'applied')"
-    " UPDATE nodes SET applied_bundle_id = (SELECT id FROM b), updated_at = now()"
-    " WHERE id = $1 AND $5 = 'applied' AND EXISTS (SELECT 1 FROM b)",
-    6};

@@ -85,12 +85,9 @@ extern const struct gf_stmt gf_q_agent_blob;
 /* desired outbox (fleet thread) ------------------------------------------------------- */
 /* $1 cluster, $2 limit -> node, gen, payload (locks) */
 extern const struct gf_stmt gf_q_desired_due;
-extern const struct gf_stmt gf_q_desired_done;      /* $1 node, $2 gen */
+extern const struct gf_stmt gf_q_desired_done;      /* $1 [{n, g}] */
 extern const struct gf_stmt gf_q_desired_republish; /* $1 cluster */
-extern const struct gf_stmt gf_q_desired_failed;    /* $1 node, $2 error */
+extern const struct gf_stmt gf_q_desired_failed;    /* $1 [{n, g}], $2 error */
 
-/* bundle/status (ingest) -------------------------------------------------------------- */
-/* $1 node, $2 bundle, $3 version, $4 sha, $5 state, $6 reason */
-extern const struct gf_stmt gf_q_bundle_status;
 
 #endif

@@ -272,7 +272,8 @@ class EnrollTest(gf.GfTestCase):
                              ("reg-north-2", {"site": "north", "role": "regulator"}),
                              ("well_south-3", {"site": "south", "role": "well"}),
                              ("gate-test-4", {"site": "north", "role": "gate",
-                                              "decommissioned": "yes"})):
+                                              "decommissioned": "yes"}),
+                             ("bare-5", {})):
             made[name] = self.admin.post(f"/projects/{p['id']}/nodes", {
                 "public_key": gf.random_public_key(), "name": name,
                 "labels": labels}).expect(201).json["id"]
@@ -282,14 +283,19 @@ class EnrollTest(gf.GfTestCase):
                                                                  query=q))
         self.assertEqual(names(selector="site=north,role in (gate,regulator),!decommissioned"),
                          ["gate-north-1", "reg-north-2"])
-        self.assertEqual(names(selector="role notin (gate)"), ["reg-north-2", "well_south-3"])
-        self.assertEqual(names(selector="site!=north"), ["well_south-3"])
+        # A node without the key matches neither "=" nor "in", and does match "!=" and notin.
+        self.assertEqual(names(selector="site=north"),
+                         ["gate-north-1", "gate-test-4", "reg-north-2"])
+        self.assertEqual(names(selector="role in (well)"), ["well_south-3"])
+        self.assertEqual(names(selector="role notin (gate)"),
+                         ["bare-5", "reg-north-2", "well_south-3"])
+        self.assertEqual(names(selector="site!=north"), ["bare-5", "well_south-3"])
         self.assertEqual(names(q="NORTH"), ["gate-north-1", "reg-north-2"])
         self.assertEqual(names(q="_"), ["well_south-3"])  # _ is not a wildcard
         self.assertEqual(names(q="%"), [])
         self.assertEqual(names(online="true"), [])
-        self.assertEqual(len(names(online="false")), 4)
-        self.assertEqual(len(names(status="accepted", limit=1)), 4)
+        self.assertEqual(len(names(online="false")), 5)
+        self.assertEqual(len(names(status="accepted", limit=1)), 5)
         for q, field in (({"selector": "site in north"}, "selector"),
                          ({"status": "sleeping"}, "status"), ({"online": "maybe"}, "online")):
             self.assertProblem(self.admin.get(f"/projects/{p['id']}/nodes", query=q), 400,

@@ -233,6 +233,15 @@ class IngestTest(IngestBase):
                            "records": [record(i) for i in range(1, 1003)]}),
                json.dumps({"boot_id": boot, "session": 1, "records": [
                    {"seq": 1, "at": gf.rfc3339(time.time()), "sample": [1, 2]}]})]
+        # Samples pass to PostgreSQL as the agent's text: what jsonb refuses (which would
+        # fail every retry of the batch) is refused here, and a field given twice too.
+        now = gf.rfc3339(time.time())
+        for sample in ('{"x":"\\u0000"}', '{"x":"\\ud800"}', '{"x":1e400}',
+                       '{"x":"a\tb"}', '{"x":' + '[' * 40 + ']' * 40 + '}'):
+            bad.append('{"boot_id":"%s","session":1,"records":[{"seq":1,"at":"%s","sample":%s}]}'
+                       % (boot, now, sample))
+        bad.append('{"boot_id":"%s","session":1,"records":[{"seq":1,"seq":2,"at":"%s",'
+                   '"sample":{}}]}' % (boot, now))
         for b in bad:
             self.assertEqual(self.pub(node_id, pw, "health", b).returncode, 0)
         self.pub(node_id, pw, "state", {"state": "sleeping", "boot_id": boot, "session": 1})
@@ -244,7 +253,7 @@ class IngestTest(IngestBase):
         self.pub(node_id, pw, "health", {"boot_id": boot, "session": 1,
                                          "records": [record(7, at=future)]})
         gf.wait_for(lambda: self.samples(node_id) == 1, what="good sample after bad ones")
-        self.assertGreaterEqual(self.metric('gf_mqtt_dropped_total{reason="malformed"}') - before, 8)
+        self.assertGreaterEqual(self.metric('gf_mqtt_dropped_total{reason="malformed"}') - before, 14)
         self.assertGreaterEqual(self.metric('gf_mqtt_dropped_total{reason="oversize"}') - big_before, 1)
         skew = float(self.srv.scalar(
             f"SELECT abs(extract(epoch FROM at - now())) FROM health_samples WHERE node_id = '{node_id}'"))
@@ -254,6 +263,7 @@ class IngestTest(IngestBase):
         node_id, pw = self.node()
         self.assertEqual(self.pub(node_id, pw, "health", {"boot_id": "b", "session": 1,
                                                            "records": [record(1)]}).returncode, 0)
+        gf.wait_for(lambda: self.samples(node_id) == 1, what="sample stored")
         self.admin.post(f"/nodes/{node_id}/reject").expect(200)
         gf.wait_for(lambda: self.srv.scalar(
             f"SELECT count(*) FROM broker_accounts WHERE node_id = '{node_id}'") == "0",
@@ -272,6 +282,19 @@ class IngestTest(IngestBase):
         gf.wait_for(lambda: self.srv.scalar(
             f"SELECT count(*) FROM broker_accounts WHERE node_id = '{node_id}'") == "0",
             what="account removed after delete")
+        # Its samples go with it (trigger nodes_gone: health_samples has no foreign key), also
+        # when a project deletion cascades to its nodes.
+        self.assertEqual(self.samples(node_id), 0)
+        tenant = self.admin.get("/tenants").json["items"][0]["id"]
+        project = gf.make_project(self.admin, tenant)["id"]
+        other = self.srv.scalar(
+            f"INSERT INTO nodes (project_id, name, status, public_key) VALUES ('{project}',"
+            " 'doomed', 'accepted', decode(repeat('ab', 32), 'hex')) RETURNING id")
+        self.srv.sql(f"INSERT INTO health_samples (node_id, boot_id, seq, at, sample)"
+                     f" VALUES ('{other}', 'b', 1, now(), '{{}}')")
+        self.assertEqual(self.samples(other), 1)
+        self.admin.delete(f"/projects/{project}").expect(204)
+        self.assertEqual(self.samples(other), 0)
 
     def test_broker_restart(self):
         node_id, pw = self.node()

@@ -7,6 +7,7 @@
 #include "handlers.h"
 
 #include "../../mqtt/fleet.h"
+#include "../../rollout/engine.h"
 
 #include "../../core/app.h"
 #include "../../store/migrate.h"
@@ -57,6 +58,9 @@ enum gf_err gf_h_metrics(struct gf_req *r)
     err = gf_metrics_render(app->metrics, app->db, &b);
     if (err == GF_OK && app->fleet != NULL) {
         err = gf_fleet_metrics(app->fleet, &b);
+    }
+    if (err == GF_OK) {
+        err = gf_rollout_engine_metrics(app->rollouts, &b);
     }
     if (err != GF_OK) {
         gf_buf_free(&b);

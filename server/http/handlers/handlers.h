@@ -112,6 +112,13 @@ enum gf_err gf_h_envelope_of(const PGresult *res, char **out, size_t *len);
 /* h_desired.c */
 enum gf_err gf_h_desired_get(struct gf_req *r);
 enum gf_err gf_h_desired_put(struct gf_req *r);
+
+/* h_rollouts.c */
+enum gf_err gf_h_rollouts_list(struct gf_req *r);
+enum gf_err gf_h_rollouts_create(struct gf_req *r);
+enum gf_err gf_h_rollouts_get(struct gf_req *r);
+enum gf_err gf_h_rollouts_targets(struct gf_req *r);
+enum gf_err gf_h_rollouts_act(struct gf_req *r); /* start | pause | resume | cancel */
 enum gf_err gf_h_drift_list(struct gf_req *r);
 
 /* h_agent.c (node-signed) */
