@@ -74,6 +74,12 @@ CREATE TABLE project_events (
 );
 CREATE INDEX project_events_feed ON project_events (project_id, id);
 
+-- A node's desired and applied bundle live in node_bundles only: copies on nodes made every
+-- assignment and status also lock and rewrite the node's row (wide: inventory, latest
+-- health), which coupled rollout notifications with the ingest's row locks. The node's
+-- JSON reads them from node_bundles.
+ALTER TABLE nodes DROP COLUMN desired_bundle_id, DROP COLUMN applied_bundle_id;
+
 -- A node's desired state may be "nothing": a cancelled rollout restores a node that had no
 -- desired bundle before it by publishing an empty retained `desired` (clears it).
 ALTER TABLE node_bundles ADD COLUMN cleared boolean NOT NULL DEFAULT false;

@@ -61,7 +61,7 @@ static const struct gf_conf_key keys[] = {
     K(ingest_batch, GF_CONF_INT, "1000", 1, 10000, "agent messages per ingest transaction"),
     K(ingest_queue, GF_CONF_INT, "20000", 100, 10000000,
       "agent messages held in memory; past it health messages are dropped unacknowledged"),
-    K(ingest_queue_bytes, GF_CONF_SIZE, "4m", 1048576, 4L * 1024 * 1024 * 1024,
+    K(ingest_queue_bytes, GF_CONF_SIZE, "16m", 1048576, 4L * 1024 * 1024 * 1024,
       "payload bytes held in memory; past it health messages are dropped unacknowledged"),
     K(mqtt_ca_file, GF_CONF_STR, NULL, 0, 0,
       "CA bundle (PEM) for mqtts:// broker clusters; unset = system store"),

@@ -15,6 +15,7 @@
 
 #include <MQTTAsync.h>
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -28,17 +29,38 @@ struct gf_mconn {
     char *subs[4];
     atomic_int connected;
     atomic_uint connects; /* successful connects so far */
+    /* Publishes sent and completed (PUBACK or refusal): gf_mconn_window keeps the number in
+     * flight under the broker's Receive Maximum, past which paho parks the rest until its
+     * send thread wakes up by itself, up to a second later. */
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;
+    unsigned long sent, done;
     /* Tokens of publishes the broker refused (PUBACK reason >= 0x80): waitForCompletion
      * counts those as completed too. A small ring is enough: callers wait right away. */
     atomic_int refused[GF_MCONN_REFUSED_RING];
     atomic_uint refused_next;
 };
 
+static void publish_done(struct gf_mconn *c)
+{
+    pthread_mutex_lock(&c->wmu);
+    c->done++;
+    pthread_cond_broadcast(&c->wcv);
+    pthread_mutex_unlock(&c->wmu);
+}
+
+static void on_publish_ok(void *ctx, MQTTAsync_successData5 *r)
+{
+    (void)r;
+    publish_done(ctx);
+}
+
 static void on_publish_refused(void *ctx, MQTTAsync_failureData5 *r)
 {
     struct gf_mconn *c = ctx;
     unsigned slot = atomic_fetch_add(&c->refused_next, 1) % GF_MCONN_REFUSED_RING;
 
+    publish_done(c);
     atomic_store(&c->refused[slot], r ? r->token : 0);
     gf_log_warn("publish refused by the broker", "conn=%s reason=%d", c->label,
                 r ? (int)r->reasonCode : -1);
@@ -94,6 +116,10 @@ static void on_connected(void *ctx, char *cause)
     int qos[4] = {1, 1, 1, 1};
 
     (void)cause;
+    pthread_mutex_lock(&c->wmu);
+    c->done = c->sent; /* what was in flight on the lost session is not coming back */
+    pthread_cond_broadcast(&c->wcv);
+    pthread_mutex_unlock(&c->wmu);
     atomic_store(&c->connected, 1);
     atomic_fetch_add(&c->connects, 1);
     gf_log_info("connected", "conn=%s url=%s", c->label, c->url);
@@ -160,6 +186,8 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
         return GF_ERR_NOMEM;
     }
     c->o = *opts;
+    pthread_mutex_init(&c->wmu, NULL);
+    pthread_cond_init(&c->wcv, NULL);
     c->url = dup_or_null(opts->url);
     c->client_id = dup_or_null(opts->client_id);
     c->username = dup_or_null(opts->username);
@@ -236,6 +264,28 @@ enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *
     return gf_mconn_publish_token(c, topic, payload, len, qos, retain, NULL);
 }
 
+enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long timeout_ms)
+{
+    struct timespec until;
+    enum gf_err err = GF_OK;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->wmu);
+    while (err == GF_OK && c->sent - c->done >= max_inflight) {
+        if (pthread_cond_timedwait(&c->wcv, &c->wmu, &until) != 0) {
+            err = GF_ERR_TIMEOUT;
+        }
+    }
+    pthread_mutex_unlock(&c->wmu);
+    return err;
+}
+
 enum gf_err gf_mconn_wait(struct gf_mconn *c, int token, long timeout_ms)
 {
     if (MQTTAsync_waitForCompletion(c->client, token, (unsigned long)timeout_ms) !=
@@ -258,9 +308,18 @@ enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const 
     m.payloadlen = (int)len;
     m.qos = qos;
     m.retained = retain;
+    ro.onSuccess5 = on_publish_ok;
     ro.onFailure5 = on_publish_refused;
     ro.context = c;
+    /* Counted before sending (never call paho holding wmu: its callbacks take wmu while
+     * paho holds its own lock), taken back if the send failed. */
+    pthread_mutex_lock(&c->wmu);
+    c->sent++;
+    pthread_mutex_unlock(&c->wmu);
     int rc = MQTTAsync_sendMessage(c->client, topic, &m, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        publish_done(c);
+    }
     if (rc == MQTTASYNC_DISCONNECTED) {
         return GF_ERR_UNAVAILABLE;
     }
@@ -309,5 +368,7 @@ void gf_mconn_stop(struct gf_mconn *c)
     for (size_t i = 0; i < 4; i++) {
         gf_free(c->subs[i]);
     }
+    pthread_cond_destroy(&c->wcv);
+    pthread_mutex_destroy(&c->wmu);
     gf_free(c);
 }

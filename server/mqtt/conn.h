@@ -54,6 +54,11 @@ enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *
 enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const void *payload,
                                    size_t len, int qos, int retain, int *token);
 
+/* Wait up to timeout_ms until fewer than max_inflight publishes of this session are
+ * unacknowledged (GF_ERR_TIMEOUT otherwise). Publishing past the broker's Receive Maximum
+ * makes paho park messages until its send thread wakes up by itself (up to a second). */
+enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long timeout_ms);
+
 /* Wait up to timeout_ms until the message of token is delivered (QoS 1: the broker's PUBACK).
  * GF_ERR_TIMEOUT when it was not (lost connection included), GF_ERR_PERM when the broker
  * answered with a failure reason (not authorised, quota exceeded, too large). */

@@ -42,9 +42,11 @@
 #define GF_SERVICE_USER "gf-server"
 #define GF_PARTITION_LOCK 7011001 /* advisory lock key of partition maintenance */
 #define GF_PARTITIONS_AHEAD 2
-#define GF_DESIRED_BATCH 500    /* retained desired messages published per loop and cluster */
+#define GF_DESIRED_BATCH 2000   /* retained desired messages published per batch and cluster */
 #define GF_DESIRED_WAIT_MS 5000 /* longest wait for the PUBACKs of one batch */
-#define GF_DESIRED_ROUNDS 100   /* batches per loop and cluster at most */
+#define GF_DESIRED_ROUNDS 25    /* batches per loop and cluster at most */
+#define GF_DESIRED_WINDOW 16    /* unacknowledged desired publishes at most: under every broker's
+                                 * Receive Maximum (mosquitto's default is 20) */
 
 struct cluster {
     char id[40];
@@ -54,6 +56,7 @@ struct cluster {
     const struct gf_broker_ops *ops;
     struct gf_broker *admin;
     struct gf_mconn *ingest;
+    struct gf_mconn *pub; /* desired messages: PUBACKs not queued behind agent traffic */
     int service_ready;
     int alive;
     unsigned desired_connects; /* ingest connects the desired outbox has seen */
@@ -108,6 +111,7 @@ static void cluster_stop(struct cluster *c)
     }
     c->admin = NULL;
     gf_mconn_disconnect(c->ingest);
+    gf_mconn_disconnect(c->pub);
     c->alive = 0;
 }
 
@@ -184,6 +188,18 @@ static void cluster_service(struct gf_fleet *f, struct cluster *c)
     o.label = "ingest";
     if (gf_mconn_start(&o, &c->ingest) == GF_OK) {
         c->service_ready = 1;
+        /* A second session of the service account publishes the desired messages: on the
+         * ingest session their PUBACKs would queue behind thousands of agent messages. */
+        struct gf_mconn_opts po = o;
+        snprintf(client_id, sizeof(client_id), "gfp-%s-%.8s", f->replica, c->id);
+        po.clean_start = 1;
+        po.session_expiry = 0;
+        po.nsubs = 0;
+        po.on_msg = NULL;
+        po.label = "desired";
+        if (gf_mconn_start(&po, &c->pub) != GF_OK) {
+            gf_log_warn("cannot start the desired-state session", "cluster=%s", c->id);
+        }
     }
     memset(password, 0, sizeof(password));
 }
@@ -298,7 +314,7 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
     PGresult *res = NULL;
     enum gf_err err;
 
-    if (c->ingest == NULL || !gf_mconn_connected(c->ingest)) {
+    if (c->ingest == NULL || c->pub == NULL || !gf_mconn_connected(c->pub)) {
         return 0;
     }
     unsigned connects = gf_mconn_connects(c->ingest);
@@ -323,11 +339,16 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
         return 0;
     }
     int rows = PQntuples(res);
+    int64_t t_due = gf_time_mono_us();
+    int64_t window_deadline = t_due + GF_DESIRED_WAIT_MS * 1000LL;
     for (int r = 0; r < rows; r++) {
         const char *node = PQgetvalue(res, r, 0), *payload = PQgetvalue(res, r, 2);
+        long left = (long)((window_deadline - gf_time_mono_us()) / 1000);
         snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", node);
-        if (gf_mconn_publish_token(c->ingest, topic, payload, strlen(payload), 1, 1, &tokens[r]) !=
-            GF_OK) {
+        tokens[r] = -1;
+        if (left > 0 && gf_mconn_window(c->pub, GF_DESIRED_WINDOW, left) == GF_OK &&
+            gf_mconn_publish_token(c->pub, topic, payload, strlen(payload), 1, 1, &tokens[r]) !=
+                GF_OK) {
             tokens[r] = -1;
         }
     }
@@ -338,8 +359,8 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
     json_t *done = json_array(), *failed = json_array();
     for (int r = 0; r < rows; r++) {
         long left = (long)((deadline - gf_time_mono_us()) / 1000);
-        int ok = tokens[r] >= 0 && left > 0 && gf_mconn_connected(c->ingest) &&
-                 gf_mconn_wait(c->ingest, tokens[r], left) == GF_OK;
+        int ok = tokens[r] >= 0 && left > 0 && gf_mconn_connected(c->pub) &&
+                 gf_mconn_wait(c->pub, tokens[r], left) == GF_OK;
         json_array_append_new(ok ? done : failed,
                               json_pack("{s:s, s:I}", "n", PQgetvalue(res, r, 0), "g",
                                         (json_int_t)strtoll(PQgetvalue(res, r, 1), NULL, 10)));
@@ -347,6 +368,7 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
             atomic_fetch_add(&f->desired_published, 1);
         }
     }
+    int64_t t_acked = gf_time_mono_us();
     char *dtext = json_dumps(done, JSON_COMPACT), *ftext = json_dumps(failed, JSON_COMPACT);
     const char *dp[1] = {dtext}, *fp[2] = {ftext, "not acknowledged by the broker; retrying"};
     err = dtext == NULL || ftext == NULL ? GF_ERR_NOMEM : GF_OK;
@@ -366,6 +388,9 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
         gf_db_rollback(db);
         return 0;
     }
+    gf_log_debug("desired published", "rows=%d acked_ms=%lld marked_ms=%lld", rows,
+                 (long long)(t_acked - t_due) / 1000,
+                 (long long)(gf_time_mono_us() - t_acked) / 1000);
     return rows;
 }
 
@@ -565,6 +590,7 @@ void gf_fleet_stop(struct gf_fleet *f)
         f->clusters = c->next;
         cluster_stop(c);
         gf_mconn_stop(c->ingest);
+        gf_mconn_stop(c->pub);
         gf_free(c);
     }
     pthread_cond_destroy(&f->cv);

@@ -189,7 +189,8 @@ enum gf_err gf_rollout_act(struct gf_dbconn *db, const char *id, const char *act
     }
     const char *state = PQgetvalue(row, 0, 4), *pause = gf_db_val(row, 0, 5);
     const char *bundle = PQgetvalue(row, 0, 3);
-    int wave = atoi(PQgetvalue(row, 0, 8)), waves = atoi(PQgetvalue(row, 0, 7));
+    int wave = (int)strtol(PQgetvalue(row, 0, 8), NULL, 10);
+    int waves = (int)strtol(PQgetvalue(row, 0, 7), NULL, 10);
 
     if (strcmp(action, "start") == 0) {
         err = strcmp(state, "draft") == 0

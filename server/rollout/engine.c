@@ -99,14 +99,16 @@ static void wait_for_work(struct gf_rollout_engine *e)
     }
 }
 
-static void step_all(struct gf_rollout_engine *e)
+/* One round over the active rollouts; 1 when a step notified a full batch (more wait). */
+static int step_all(struct gf_rollout_engine *e)
 {
     struct gf_dbconn *db = NULL;
     PGresult *ids = NULL;
     long total = 0;
+    int more = 0;
 
     if (gf_db_acquire(e->app->db, &db) != GF_OK) {
-        return;
+        return 0;
     }
     if (gf_db_exec(db, &gf_q_rollout_active, NULL, &ids) == GF_OK) {
         for (int r = 0; r < PQntuples(ids) && !atomic_load(&e->stopping); r++) {
@@ -116,6 +118,7 @@ static void step_all(struct gf_rollout_engine *e)
             }
             atomic_fetch_add(&e->steps, 1);
             total += notified;
+            more |= notified >= GF_ROLLOUT_NOTIFY_BATCH;
         }
     } else {
         atomic_fetch_add(&e->errors, 1);
@@ -126,6 +129,7 @@ static void step_all(struct gf_rollout_engine *e)
         atomic_fetch_add(&e->notified, (unsigned long long)total);
         gf_fleet_kick(e->app->fleet); /* publish the new desired states now */
     }
+    return more;
 }
 
 static void *engine_main(void *arg)
@@ -133,8 +137,9 @@ static void *engine_main(void *arg)
     struct gf_rollout_engine *e = arg;
 
     while (!atomic_load(&e->stopping)) {
-        step_all(e);
-        wait_for_work(e);
+        if (!step_all(e)) {
+            wait_for_work(e);
+        }
     }
     listen_close(e);
     return NULL;

@@ -14,7 +14,9 @@
 #include "buf.h"
 #include "err.h"
 
-#define GF_ROLLOUT_NOTIFY_BATCH 20000 /* targets notified by one step at most */
+#define GF_ROLLOUT_NOTIFY_BATCH                                                                    \
+    2000 /* targets notified by one step at most: the outbox                                       \
+          * publishes them while the next step notifies more */
 
 struct gf_app;
 struct gf_dbconn;

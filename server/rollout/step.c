@@ -73,10 +73,17 @@ static int window_open(struct ctx *c)
         const char *p[1] = {w->timezone};
         PGresult *res = NULL;
         struct gf_cron_time t;
-        int y, mo, d, h, mi, ok;
-        ok = gf_db_exec(c->db, &gf_q_local_time, p, &res) == GF_OK &&
-             sscanf(PQgetvalue(res, 0, 0), "%d %d %d %d %d", &y, &mo, &d, &h, &mi) == 5 &&
-             gf_cron_time_set(&t, y, mo, d, h, mi) == GF_OK;
+        long v[5] = {0};
+        int ok = gf_db_exec(c->db, &gf_q_local_time, p, &res) == GF_OK;
+        char *at = ok ? PQgetvalue(res, 0, 0) : NULL;
+        for (int k = 0; ok && k < 5; k++) { /* "YYYY MM DD HH24 MI" */
+            char *end;
+            v[k] = strtol(at, &end, 10);
+            ok = end != at;
+            at = end;
+        }
+        ok = ok &&
+             gf_cron_time_set(&t, (int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4]) == GF_OK;
         PQclear(res);
         if (ok && gf_cron_window_open(&w->cron, &t, w->duration_min, NULL)) {
             return 1;
@@ -96,7 +103,7 @@ static enum gf_err counts(struct ctx *c)
         return err;
     }
     for (int r = 0; r < PQntuples(res); r++) {
-        int wave = atoi(PQgetvalue(res, r, 0));
+        long wave = strtol(PQgetvalue(res, r, 0), NULL, 10);
         const char *st = PQgetvalue(res, r, 1);
         long n = strtol(PQgetvalue(res, r, 2), NULL, 10);
         if (wave < 0 || wave >= GF_ROLLOUT_WAVES_MAX) {
@@ -287,7 +294,7 @@ enum gf_err gf_rollout_step(struct gf_dbconn *db, const char *id, long *notified
     c.bundle = PQgetvalue(row, 0, 3);
     c.state = PQgetvalue(row, 0, 4);
     c.pause = gf_db_val(row, 0, 5);
-    c.wave = atoi(PQgetvalue(row, 0, 8));
+    c.wave = (int)strtol(PQgetvalue(row, 0, 8), NULL, 10);
     c.templated = strcmp(PQgetvalue(row, 0, 10), "t") == 0;
     c.sha = PQgetvalue(row, 0, 11);
     c.version = PQgetvalue(row, 0, 12);

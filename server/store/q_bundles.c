@@ -221,8 +221,7 @@ const struct gf_stmt gf_q_node_bundle_put = {
     " version = $5, assigned_by = $6::uuid, assigned_at = now(), gen = nb.gen + 1,"
     " next_publish_at = now(), publish_error = NULL, cleared = false,"
     " state = CASE WHEN nb.applied_sha256 = $4 THEN 'applied' ELSE 'pending' END,"
-    " reason = NULL, state_at = now() RETURNING nb.*),"
-    " n AS (UPDATE nodes SET desired_bundle_id = $2, updated_at = now() WHERE id = $1)"
+    " reason = NULL, state_at = now() RETURNING nb.*)"
     " SELECT " NODE_BUNDLE_JSON("up") " FROM up",
     6};
 

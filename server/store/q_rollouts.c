@@ -161,12 +161,15 @@ const struct gf_stmt gf_q_rollout_rate = {
  * For bundles that are not templated: one envelope for every node. */
 const struct gf_stmt gf_q_rollout_notify = {
     "rollout_notify",
-    "WITH pick AS (SELECT t.node_id, t.attempts FROM rollout_targets t"
+    "WITH pick AS (SELECT t.node_id, t.attempts, nb.gen AS old_gen,"
+    " CASE WHEN NOT nb.cleared THEN nb.bundle_id END AS pb,"
+    " CASE WHEN NOT nb.cleared THEN nb.envelope END AS pe,"
+    " CASE WHEN NOT nb.cleared THEN nb.manifest_sha256 END AS ps,"
+    " CASE WHEN NOT nb.cleared THEN nb.version END AS pv FROM rollout_targets t"
+    " LEFT JOIN node_bundles nb ON nb.node_id = t.node_id"
     " WHERE t.rollout_id = $1 AND t.state = 'pending' AND t.wave <= $2::int"
     " AND (t.next_at IS NULL OR t.next_at <= now())"
     " ORDER BY t.wave, t.next_at NULLS FIRST, t.node_id LIMIT $3::int FOR UPDATE OF t),"
-    " prev AS (SELECT nb.node_id, nb.bundle_id, nb.envelope, nb.manifest_sha256, nb.version"
-    " FROM node_bundles nb JOIN pick USING (node_id) WHERE NOT nb.cleared),"
     " files AS (DELETE FROM node_bundle_files WHERE node_id IN (SELECT node_id FROM pick)),"
     " up AS (INSERT INTO node_bundles AS nb (node_id, bundle_id, envelope, manifest_sha256,"
     " version) SELECT node_id, $4, $5, $6, $7::bigint FROM pick"
@@ -174,18 +177,17 @@ const struct gf_stmt gf_q_rollout_notify = {
     " version = $7::bigint, assigned_by = NULL, assigned_at = now(), gen = nb.gen + 1,"
     " next_publish_at = now(), publish_error = NULL, cleared = false,"
     " state = CASE WHEN nb.applied_sha256 = $6 THEN 'applied' ELSE 'pending' END,"
-    " reason = NULL, state_at = now() RETURNING nb.node_id, nb.gen),"
-    " nd AS (UPDATE nodes SET desired_bundle_id = $4, updated_at = now()"
-    " WHERE id IN (SELECT node_id FROM pick))"
+    " reason = NULL, state_at = now())"
+    /* The new gen is the old one + 1 (1 for a new row), as `up` makes it: joining `up`
+     * itself would be a join of two CTEs without statistics, quadratic in the batch. */
     " UPDATE rollout_targets t SET state = 'notified', attempts = t.attempts + 1,"
-    " notified_at = now(), deadline_at = now() + make_interval(secs => $8::int), gen = up.gen,"
-    " next_at = NULL, updated_at = now(),"
-    " prev_bundle_id = CASE WHEN t.attempts = 0 THEN prev.bundle_id ELSE t.prev_bundle_id END,"
-    " prev_envelope = CASE WHEN t.attempts = 0 THEN prev.envelope ELSE t.prev_envelope END,"
-    " prev_sha256 = CASE WHEN t.attempts = 0 THEN prev.manifest_sha256 ELSE t.prev_sha256 END,"
-    " prev_version = CASE WHEN t.attempts = 0 THEN prev.version ELSE t.prev_version END"
-    " FROM up LEFT JOIN prev ON prev.node_id = up.node_id"
-    " WHERE t.rollout_id = $1 AND t.node_id = up.node_id RETURNING t.node_id",
+    " notified_at = now(), deadline_at = now() + make_interval(secs => $8::int),"
+    " gen = coalesce(p.old_gen, 0) + 1, next_at = NULL, updated_at = now(),"
+    " prev_bundle_id = CASE WHEN t.attempts = 0 THEN p.pb ELSE t.prev_bundle_id END,"
+    " prev_envelope = CASE WHEN t.attempts = 0 THEN p.pe ELSE t.prev_envelope END,"
+    " prev_sha256 = CASE WHEN t.attempts = 0 THEN p.ps ELSE t.prev_sha256 END,"
+    " prev_version = CASE WHEN t.attempts = 0 THEN p.pv ELSE t.prev_version END"
+    " FROM pick p WHERE t.rollout_id = $1 AND t.node_id = p.node_id RETURNING t.node_id",
     8};
 
 /* The pending targets of a templated bundle, for per-node rendering (engine.c). */
@@ -231,9 +233,7 @@ const struct gf_stmt gf_q_rollout_restore = {
     " gen = nb.gen + 1, next_publish_at = now(), publish_error = NULL, assigned_at = now(),"
     " state = CASE WHEN t.prev_bundle_id IS NOT NULL AND nb.applied_sha256 = t.prev_sha256"
     " THEN 'applied' ELSE 'pending' END, reason = NULL, state_at = now()"
-    " FROM t WHERE nb.node_id = t.node_id AND nb.bundle_id = $2 RETURNING nb.node_id),"
-    " nd AS (UPDATE nodes SET desired_bundle_id = t.prev_bundle_id, updated_at = now() FROM t"
-    " WHERE nodes.id = t.node_id AND nodes.desired_bundle_id = $2)"
+    " FROM t WHERE nb.node_id = t.node_id AND nb.bundle_id = $2 RETURNING nb.node_id)"
     " UPDATE rollout_targets x SET state = 'cancelled', error = 'cancelled before it started;"
     " previous desired state restored', finished_at = now(), updated_at = now()"
     " FROM t WHERE x.rollout_id = t.rollout_id AND x.node_id = t.node_id",
@@ -289,8 +289,6 @@ const struct gf_stmt gf_q_bundle_status_batch = {
     " applied_sha256 = CASE WHEN x.own IS NOT NULL THEN x.sha ELSE nb.applied_sha256 END,"
     " applied_at = CASE WHEN x.own IS NOT NULL THEN now() ELSE nb.applied_at END"
     " FROM x WHERE nb.node_id = x.n),"
-    " nd AS (UPDATE nodes SET applied_bundle_id = la.own, updated_at = now() FROM la"
-    " WHERE nodes.id = la.n),"
     " lt AS (SELECT DISTINCT ON (n, bundle) n, bundle, state, reason, gen FROM sn"
     " WHERE bundle IS NOT NULL ORDER BY n, bundle, o DESC),"
     " rt AS (UPDATE rollout_targets t SET"

@@ -61,8 +61,10 @@
     " 'agent_version', " n ".agent_version, 'health', " n ".latest_health,"                     \
     " 'health_at', gf_ts(" n ".latest_health_at), 'health_dropped', " n ".health_dropped,"      \
     " 'clock_offset_ms', " n ".clock_offset_ms, 'broker_cluster_id', " n ".broker_cluster_id,"  \
-    " 'desired_bundle_id', " n ".desired_bundle_id,"                                            \
-    " 'applied_bundle_id', " n ".applied_bundle_id, 'enrolled_at', gf_ts(" n ".enrolled_at),"   \
+    " 'desired_bundle_id', (SELECT CASE WHEN NOT x.cleared THEN x.bundle_id END"                \
+    " FROM node_bundles x WHERE x.node_id = " n ".id),"                                         \
+    " 'applied_bundle_id', (SELECT x.applied_bundle_id FROM node_bundles x"                     \
+    " WHERE x.node_id = " n ".id), 'enrolled_at', gf_ts(" n ".enrolled_at),"                    \
     " 'created_at', gf_ts(" n ".created_at), 'updated_at', gf_ts(" n ".updated_at),"            \
     " 'version', " n ".version)::text"
 

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""rollout_bench.py - one signed bundle rolled out to N simulated online stations (issue 5).
+
+Starts the harness's PostgreSQL (fsync off), a private mosquitto with dynamic security
+and a release server; inserts N accepted nodes of one project in SQL and their broker
+accounts (per-node ACL) into the broker's dynamic-security file, as enrollment and
+provisioning would leave them (made one by one over $CONTROL, ten thousand accounts take
+far longer than the run itself); connects them all with
+the fleet simulator (fleetsim --mode fleet --final-only: each answers its desired message
+with `applied` at once), uploads one bundle and POSTs a rollout in waves 1 % -> 10 % -> 100 %
+without a rate limit. It prints, from the POST:
+  notified_s  - until the last station received its desired message (simulator's clock);
+  committed_s - until the last target's `applied` was committed (its finished_at: the
+                start of the ingest transaction that committed it, milliseconds earlier);
+  succeeded_s - until the rollout itself was marked succeeded.
+Usage: tests/bench/rollout_bench.py [--nodes 10000]
+"""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import benchenv  # noqa: E402  (also puts tests/integration on the path)
+from benchenv import REPO  # noqa: E402
+
+
+def preload_accounts(broker, ids):
+    """Write a broker account per node into the stopped broker's dynamic-security file, with
+    the per-node ACL the server provisions (its own topic root): ten thousand accounts made
+    one by one over $CONTROL take far longer than the run being measured."""
+    path = os.path.join(broker.dir, "dynsec.json")
+    with open(path) as f:
+        d = json.load(f)
+    salt = os.urandom(12)
+    pw = base64.b64encode(hashlib.pbkdf2_hmac("sha512", b"bench", salt, 101)).decode()
+    for i in ids:
+        root = f"gf/v1/n/{i}/#"
+        d["roles"].append({"rolename": f"bench-{i}", "acls": [
+            {"acltype": t, "topic": root, "priority": 0, "allow": True}
+            for t in ("publishClientSend", "publishClientReceive", "subscribePattern")]})
+        d["clients"].append({"username": i, "roles": [{"rolename": f"bench-{i}"}],
+                             "password": pw, "salt": base64.b64encode(salt).decode(),
+                             "iterations": 101})
+    with open(path, "w") as f:
+        json.dump(d, f)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nodes", type=int, default=10000)
+    args = ap.parse_args()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sim_bin = os.environ.get("GF_FLEETSIM_BIN",
+                             os.path.join(REPO, "build", "release", "tests", "sim", "fleetsim"))
+    fixtures = benchenv.start("gf-rollout-bench-")
+    import gf  # noqa: E402
+    broker = gf.Broker(name="rollout-bench").start()
+    sim = None
+    try:
+        with gf.Server(name="rollout-bench", extra_args=[
+                "--log_level", os.environ.get("GF_BENCH_LOG", "warn"), "--fleet_interval_ms", "100",
+                "--db_pool_size", "8"]) as srv:
+            admin = srv.admin()
+            t = gf.make_tenant(admin)
+            pid = gf.make_project(admin, t["id"])["id"]
+            cluster = admin.post(f"/projects/{pid}/clusters", broker.cluster_body()).expect(201).json
+            gf.wait_for(lambda: srv.scalar("SELECT count(*) FROM broker_accounts WHERE NOT done")
+                        == "0", timeout=60, what="the server's own broker account")
+            srv.sql(f"INSERT INTO nodes (project_id, name, status, public_key, provisioned,"
+                    f" broker_cluster_id, labels)"
+                    f" SELECT '{pid}', 'bench-' || g, 'accepted',"
+                    f" decode(md5(g::text) || md5((g + 1)::text), 'hex'), true,"
+                    f" '{cluster['id']}', '{{\"fleet\": \"bench\"}}'"
+                    f" FROM generate_series(1, {args.nodes}) g")
+            ids = [r[0] if isinstance(r, (list, tuple)) else r
+                   for r in srv.sql("SELECT id FROM nodes ORDER BY created_at, id")]
+            broker.stop()
+            preload_accounts(broker, ids)
+            broker.start()
+            creds = os.path.join(fixtures, "creds.txt")
+            with open(creds, "w") as f:
+                for i in ids:
+                    f.write(f"{i} bench\n")
+            sim = subprocess.Popen([sim_bin, "--mode", "fleet", "--creds", creds, "--broker",
+                                    f"127.0.0.1:{broker.port}", "--final-only"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True, bufsize=1)
+            deadline = time.monotonic() + 300
+            while srv.scalar("SELECT count(*) FROM nodes WHERE online") != str(args.nodes):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the simulated stations did not all come online")
+                time.sleep(0.5)
+            print(f"# {args.nodes} stations online", flush=True)
+            bundle = gf.upload_bundle(admin, pid, {"name": "bench", "actions": []},
+                                      [("etc/bench.conf", b"v1\n")]).expect(201).json
+            time.sleep(2)
+            t0 = time.time()
+            r = admin.post(f"/projects/{pid}/rollouts", {
+                "bundle_id": bundle["id"], "target": {"selector": "fleet=bench"},
+                "waves": [{"percent": 1}, {"percent": 10}, {"percent": 100}]}).expect(201).json
+            # Sparse polling over REST: the measurement must not load the database it measures.
+            gf.wait_for(lambda: admin.get(f"/rollouts/{r['id']}").json["state"] == "succeeded",
+                        timeout=120, step=0.25, what="succeeded")
+            done = float(srv.scalar(f"SELECT extract(epoch FROM finished_at) FROM rollouts"
+                                    f" WHERE id = '{r['id']}'"))
+            committed = float(srv.scalar(
+                f"SELECT extract(epoch FROM max(finished_at)) FROM rollout_targets"
+                f" WHERE rollout_id = '{r['id']}' AND state = 'applied'")) - t0
+            sim.stdin.write("stats\n")
+            sim.stdin.flush()
+            stats = None
+            for line in sim.stdout:
+                ev = json.loads(line)
+                if ev.get("ev") == "stats":
+                    stats = ev
+                    break
+            result = {
+                "nodes": args.nodes,
+                "waves": "1% -> 10% -> 100%, no rate limit",
+                "notified_s": round(stats["last_desired_ms"] / 1000.0 - t0, 3),
+                "committed_s": round(committed, 3) if committed else None,
+                "succeeded_s": round(float(done) - t0, 3),
+                "desired_received": stats["desired_received"],
+                "desired_duplicates": stats["desired_duplicates"],
+                "server_rss_mb": round(benchenv.proc_status(srv.proc.pid, "VmHWM") / 2**20, 1),
+            }
+            print(json.dumps(result, indent=2))
+            if os.environ.get("GF_BENCH_KEEP"):
+                subprocess.run(["cp", srv.log_path, "/tmp/rollout_bench_server.log"])
+    finally:
+        if sim is not None and sim.poll() is None:
+            sim.kill()
+        broker.stop()
+        benchenv.stop(fixtures)
+
+
+if __name__ == "__main__":
+    main()
