@@ -15,19 +15,9 @@ import subprocess
 import time
 
 import gf
+from gf_fleet import enroll_many
 
 NODES = 60
-
-
-def enroll_many(srv, token, n):
-    anon = srv.client(csrf=None)
-    out = []
-    for _ in range(n):
-        key = gf.NodeKey()
-        a = key.enroll(anon, {"token": token, "public_key": key.public_text,
-                              "inventory": {"hostname": gf.uniq("sim")}}).expect(200).json
-        out.append((a["node_id"], a["mqtt"]["password"]))
-    return out
 
 
 class FleetSimTest(gf.GfTestCase):

@@ -12,6 +12,8 @@
  */
 #include "sim.h"
 
+#include "timefmt.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,18 +30,12 @@
 
 int64_t gf_sim_now_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return gf_time_mono_us();
 }
 
 int64_t gf_sim_wall_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return gf_time_now_us() / 1000;
 }
 
 /* ------------------------------------------------------------------ encoding */
