@@ -9,7 +9,8 @@ the failure threshold but not before its minimum sample; the rate limit; per-nod
 with retries, and offline nodes skipped at their deadline; pause, resume and cancel (the
 previous desired state comes back on nodes not started); a second rollout over a held node
 refused with 409; bad requests refused with the field named and nothing stored; a
-maintenance window that opens later; a continuous rollout picking up a node that matches
+maintenance window that opens later; a draft started later and a start time; a
+continuous rollout picking up a node that matches
 later; two server replicas running one rollout without a double notification; and a
 server killed (SIGKILL) mid-rollout that continues where it stood after a restart.
 """
@@ -269,6 +270,27 @@ class RolloutTest(gf.GfTestCase):
             self.assertGreaterEqual(self.first_desired(i) / 1000.0,
                                     nxt.replace(second=0, microsecond=0).timestamp())
         self.assertEqual(done["counts"], {"applied": 2})
+
+    def test_draft_and_start_time(self):
+        ids = self.group("later", 2)
+        d = self.create({"target": {"node_ids": ids[:1]}, "draft": True})
+        self.assertEqual((d["state"], d["targets"]), ("draft", 0))  # nothing taken yet
+        self.assertProblem(self.admin.post(f"/rollouts/{d['id']}/pause"), 409, "conflict")
+        s = self.admin.post(f"/rollouts/{d['id']}/start").expect(200).json
+        self.assertEqual((s["state"], s["targets"]), ("running", 1))
+        self.assertProblem(self.admin.post(f"/rollouts/{d['id']}/start"), 409, "conflict")
+        self.wait_rollout(d["id"], lambda x: x["state"] == "succeeded", "draft started")
+        at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=4)
+        r = self.create({"target": {"node_ids": ids[1:]},
+                         "start_at": at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        self.assertEqual((r["state"], r["targets"]), ("scheduled", 1))
+        self.assertEqual(r["counts"], {"pending": 1})  # held, not notified
+        time.sleep(1)
+        self.assertEqual(self.get(r["id"])["state"], "scheduled")
+        done = self.wait_rollout(r["id"], lambda x: x["state"] == "succeeded",
+                                 "scheduled start", timeout=20)
+        self.assertGreaterEqual(self.first_desired(ids[1]) / 1000.0, int(at.timestamp()))
+        self.assertEqual(done["counts"], {"applied": 1})
 
     def test_continuous_rollout_takes_a_new_node(self):
         self.group("cont", 1)
