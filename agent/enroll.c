@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * enroll.c - the agent's enrollment client (see enroll.h). Answers are capped at 64 KiB,
- * requests time out after 30 s, TLS verifies the server (ca_file or the system store).
+ * enroll.c - the agent's enrollment client (see enroll.h), over the agent's HTTP client
+ * (httpc.h). Answers are capped at 64 KiB, requests time out after 30 s, TLS verifies the
+ * server (ca_file or the system store).
  * The token and the broker password never reach the log.
  */
 #define GF_LOG_MODULE "enroll"
@@ -17,7 +18,6 @@
 #include "json.h"
 #include "log.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +25,10 @@
 
 #define GF_ENROLL_ANSWER_MAX (64u * 1024u)
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
+static enum gf_err on_body(void *ud, long status, const char *p, size_t n)
 {
-    struct gf_buf *b = ud;
-
-    return gf_buf_append(b, p, size * n) == GF_OK ? size * n : 0;
+    (void)status;
+    return gf_buf_append(ud, p, n);
 }
 
 static void copy_str(char *dst, size_t cap, const json_t *o, const char *key)
@@ -99,63 +98,28 @@ static void read_answer(const json_t *a, struct gf_node_state *st)
     }
 }
 
-enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_identity *id,
-                           const json_t *inventory, const json_t *fingerprint,
-                           struct gf_node_state *st, enum gf_enroll_status *status, char *msg,
-                           size_t cap)
+/* The POST body: token, public key, fingerprint, inventory, name. Caller owns (free). */
+static char *enroll_body(const struct gf_agent_config *cfg, const struct gf_identity *id,
+                         const json_t *inventory, const json_t *fingerprint)
 {
-    char url[600], path[200], pk[GF_IDENTITY_PK_TEXT];
-    struct curl_slist *h = NULL;
-    struct gf_buf answer;
-    char *body = NULL;
-    long code = 0;
-    json_t *a = NULL;
-    enum gf_err err = GF_OK;
-    int poll = st->node_id[0] != '\0';
+    char pk[GF_IDENTITY_PK_TEXT];
 
-    *status = GF_ENROLL_RETRY;
-    msg[0] = '\0';
-    CURL *c = curl_easy_init();
-    long offset_before = gf_http_offset();
-    if (c == NULL) {
-        return GF_ERR_NOMEM;
+    gf_identity_public_text(id, pk, sizeof(pk));
+    json_t *req = json_pack("{s:s, s:s, s:O, s:O}", "token",
+                            cfg->enrollment_token ? cfg->enrollment_token : "", "public_key", pk,
+                            "fingerprint", fingerprint, "inventory", inventory);
+    if (req != NULL && cfg->node_name != NULL) {
+        json_object_set_new(req, "name", json_string(cfg->node_name));
     }
-    gf_buf_init(&answer, GF_ENROLL_ANSWER_MAX);
-    if (poll) {
-        snprintf(path, sizeof(path), "/api/v1/enroll/%s", st->node_id);
-        h = gf_http_sign_headers(h, id, st->node_id, "GET", path, "");
-    } else {
-        gf_identity_public_text(id, pk, sizeof(pk));
-        json_t *req = json_pack("{s:s, s:s, s:O, s:O}", "token",
-                                cfg->enrollment_token ? cfg->enrollment_token : "", "public_key",
-                                pk, "fingerprint", fingerprint, "inventory", inventory);
-        if (req != NULL && cfg->node_name != NULL) {
-            json_object_set_new(req, "name", json_string(cfg->node_name));
-        }
-        body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-        json_decref(req);
-        if (body == NULL) {
-            err = GF_ERR_NOMEM;
-            goto out;
-        }
-        snprintf(path, sizeof(path), "/api/v1/enroll");
-        h = curl_slist_append(h, "Content-Type: application/json");
-        h = gf_http_sign_headers(h, id, NULL, "POST", path, body); /* proof of possession */
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    }
-    snprintf(url, sizeof(url), "%s%s", cfg->server_url, path);
-    gf_http_setup(c, cfg, url, h, 30L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) {
-        snprintf(msg, cap, "%s", curl_easy_strerror(rc));
-        goto out; /* RETRY */
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    if (answer.len > 0) {
-        gf_json_parse_object(answer.data, answer.len, &a, NULL);
-    }
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    return body;
+}
+
+/* What the answer (status code, parsed body or NULL) means. */
+static void judge(long code, const json_t *a, int poll, long offset_before,
+                  struct gf_node_state *st, enum gf_enroll_status *status, char *msg, size_t cap)
+{
     if (code >= 400) {
         const char *detail = a ? json_string_value(json_object_get(a, "detail")) : NULL;
         snprintf(msg, cap, "HTTP %ld: %s", code, detail ? detail : "no detail");
@@ -173,6 +137,62 @@ enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_id
     } else if (code == 401 && !poll) {
         *status = GF_ENROLL_BAD_TOKEN;
     }
+}
+
+enum gf_err gf_enroll_call(const struct gf_agent_config *cfg, const struct gf_identity *id,
+                           const json_t *inventory, const json_t *fingerprint,
+                           struct gf_node_state *st, enum gf_enroll_status *status, char *msg,
+                           size_t cap)
+{
+    char url[600], path[200];
+    struct gf_http_headers h = {0};
+    struct gf_httpc_req req;
+    struct gf_httpc_result res;
+    struct gf_buf answer;
+    char *body = NULL;
+    json_t *a = NULL;
+    enum gf_err err = GF_OK;
+    int poll = st->node_id[0] != '\0';
+    long offset_before = gf_http_offset();
+
+    *status = GF_ENROLL_RETRY;
+    msg[0] = '\0';
+    gf_buf_init(&answer, GF_ENROLL_ANSWER_MAX);
+    if (poll) {
+        snprintf(path, sizeof(path), "/api/v1/enroll/%s", st->node_id);
+        err = gf_http_sign_headers(&h, id, st->node_id, "GET", path, "");
+    } else {
+        if ((body = enroll_body(cfg, id, inventory, fingerprint)) == NULL) {
+            err = GF_ERR_NOMEM;
+            goto out;
+        }
+        snprintf(path, sizeof(path), "/api/v1/enroll");
+        err = gf_http_headers_add(&h, "Content-Type", "application/json");
+        if (err == GF_OK) {
+            err = gf_http_sign_headers(&h, id, NULL, "POST", path, body); /* possession */
+        }
+    }
+    if (err != GF_OK) {
+        snprintf(msg, cap, "cannot sign the request: %s", gf_err_str(err));
+        goto out;
+    }
+    snprintf(url, sizeof(url), "%s%s", cfg->server_url, path);
+    gf_http_request(&req, cfg, url, &h, 30L);
+    if (body != NULL) {
+        req.method = "POST";
+        req.body = body;
+        req.body_len = strlen(body);
+    }
+    req.sink.on_body = on_body;
+    req.sink.ud = &answer;
+    if (gf_httpc_perform(&req, &res) != GF_OK) {
+        snprintf(msg, cap, "%s", res.error);
+        goto out; /* RETRY */
+    }
+    if (answer.len > 0) {
+        gf_json_parse_object(answer.data, answer.len, &a, NULL);
+    }
+    judge(res.status, a, poll, offset_before, st, status, msg, cap);
 out:
     json_decref(a);
     gf_buf_free(&answer);
@@ -180,7 +200,5 @@ out:
         memset(body, 0, strlen(body));
         free(body);
     }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     return err;
 }

@@ -9,6 +9,9 @@ PostgreSQL, a private mosquitto with dynamic security and a TLS listener, a rele
 build/release/agent/gatefleet-agent) that enrolls and then talks MQTT over TLS only. After
 the agent is online it waits --seconds and prints the agent's RSS, peak RSS, PSS
 (/proc/<pid>/smaps_rollup), private memory and CPU seconds, extrapolated to CPU-seconds per hour.
+GF_FOOTPRINT_SMAPS=1 adds the resident KB of the biggest mappings (per file, [heap], [anon]);
+GF_FOOTPRINT_SMAPS=2 also per file and permissions (text r-xp, relro r--p, data rw-p) as
+"resident/private dirty" KB. GF_AGENT_BIN measures another build of the agent (a variant).
 Usage: tests/bench/agent_footprint.py [--seconds 120] [--interval 10]
 """
 import argparse
@@ -32,6 +35,27 @@ def rollup(pid, key):
             if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def smaps_top(pid, n=12, by_segment=False):
+    """The n mappings with the most resident memory, summed per file (or [heap], anon), in KB.
+    by_segment: per file and permissions ("libc.so.6 r-xp"), as "rss/private_dirty"."""
+    per, dirty, name = {}, {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if "-" in parts[0] and len(parts) >= 5 and ":" not in parts[0]:
+                name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+                if by_segment:
+                    name = f"{name} {parts[1]}"
+            elif parts[0] == "Rss:":
+                per[name] = per.get(name, 0) + int(parts[1])
+            elif parts[0] == "Private_Dirty:":
+                dirty[name] = dirty.get(name, 0) + int(parts[1])
+    top = sorted(per.items(), key=lambda kv: -kv[1])[:n]
+    if by_segment:
+        return {k: f"{v}/{dirty.get(k, 0)}" for k, v in top}
+    return dict(top)
 
 
 def main():
@@ -85,6 +109,11 @@ def main():
                                            rollup(agent.pid, "Private_Clean")) / 2**20, 2),
                 "agent_cpu_seconds_per_hour": round(cpu / wall * 3600, 1),
             }
+            smaps = os.environ.get("GF_FOOTPRINT_SMAPS")
+            if smaps:
+                result["rss_kb_by_mapping"] = smaps_top(agent.pid)
+            if smaps == "2":
+                result["rss_kb_by_segment"] = smaps_top(agent.pid, 16, by_segment=True)
             agent.terminate()
             agent.wait(15)
             print(json.dumps(result, indent=2))

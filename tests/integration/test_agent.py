@@ -7,13 +7,18 @@ UPS battery visible over REST and in the summary), restart and re-enrollment giv
 node; a pending token waits until an operator accepts; a rejected node makes the agent
 stop with exit status 3 and says why; a bad token is exit status 2; kill -9 shows the node
 offline within 1.5 x keep-alive; the broker stopped for a while and restarted: every
-sample taken during the outage arrives exactly once, in order.
+sample taken during the outage arrives exactly once, in order. Enrollment over HTTPS (the
+agent's own HTTP client on OpenSSL): trusted through ca_file, refused without the CA or under
+a name the certificate does not carry, and through an https_proxy (CONNECT tunnel).
 """
 
 import glob
 import os
+import select
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 import gf
@@ -215,6 +220,138 @@ class AgentTlsTest(gf.GfTestCase):
                     a.stop()
             srv.stop()
             srv.check_clean_exit()
+            broker.stop()
+
+
+class ConnectProxy:
+    """A tiny HTTP CONNECT proxy on 127.0.0.1 (one thread per tunnel): remembers the targets
+    it was asked for and pipes bytes both ways."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.targets = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(c,), daemon=True).start()
+
+    def _tunnel(self, c):
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 8192:
+            data = c.recv(1024)
+            if not data:
+                c.close()
+                return
+            head += data
+        method, target = head.split(b" ")[:2]
+        self.targets.append(target.decode())
+        host, port = target.decode().rsplit(":", 1)
+        if method != b"CONNECT":
+            c.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            c.close()
+            return
+        up = socket.create_connection((host, int(port)), timeout=10)
+        c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        socks = [c, up]
+        try:
+            while True:
+                readable, _, _ = select.select(socks, [], [], 30)
+                if not readable:
+                    break
+                for r in readable:
+                    data = r.recv(65536)
+                    if not data:
+                        return
+                    (up if r is c else c).sendall(data)
+        except OSError:
+            pass
+        finally:
+            c.close()
+            up.close()
+
+    def close(self):
+        self.sock.close()
+
+
+class AgentHttpsTest(gf.GfTestCase):
+    """Enrollment over HTTPS: gatefleet-server with tls_cert/tls_key (a throwaway CA's
+    certificate for IP 127.0.0.1). The agent that trusts the CA (ca_file) enrolls and comes
+    online; one without it (system store) and one that calls the server "localhost" (not in
+    the certificate) refuse the server and never enroll; one behind an https_proxy enrolls
+    through the proxy's CONNECT tunnel. The admin API is set up on a plain-HTTP server first
+    (the test client speaks plain HTTP), then the same database, state and keys are served
+    over HTTPS."""
+
+    start_server = False
+
+    def test_enroll_over_https(self):
+        d = os.path.join(gf.run_root(), gf.uniq("https"))
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        ca, cert, key = gf.make_test_certs(d)
+        broker = gf.Broker(name="https").start()
+        args = ("--fleet_interval_ms", "100", "--state_dir", os.path.join(d, "state"),
+                "--master_key_file", os.path.join(d, "master.key"))
+        setup = gf.Server(extra_args=args, name="https-setup").start()
+        srv, proxy, agents = None, None, []
+        try:
+            admin = setup.admin()
+            t = gf.make_tenant(admin)
+            pid = gf.make_project(admin, t["id"])["id"]
+            admin.post(f"/projects/{pid}/clusters", broker.cluster_body()).expect(201)
+            token = admin.post(f"/projects/{pid}/enrollment-tokens",
+                               {"auto_accept": True}).expect(201).json["secret"]
+            setup.stop()
+            setup.check_clean_exit()
+            srv = gf.Server(db=setup.db, name="https",
+                            extra_args=args + ("--tls_cert", cert, "--tls_key", key)).start()
+            self.assertTrue(srv.base_url.startswith("https://127.0.0.1:"), srv.base_url)
+            proxy = ConnectProxy()
+            no_proxy = {"no_proxy": "", "NO_PROXY": "", "https_proxy": "", "HTTPS_PROXY": "",
+                        "all_proxy": "", "ALL_PROXY": ""}
+            good = gf.Agent(srv, token, name="https-ok", extra=("--ca_file", ca), env=no_proxy)
+            untrusted = gf.Agent(srv, token, name="https-untrusted", env=no_proxy)
+            named = gf.Agent(srv, token, name="https-name", env=no_proxy, extra=(
+                "--ca_file", ca, "--server_url", srv.base_url.replace("127.0.0.1", "localhost")))
+            proxied = gf.Agent(srv, token, name="https-proxy", extra=("--ca_file", ca),
+                               env=dict(no_proxy, https_proxy=f"http://127.0.0.1:{proxy.port}"))
+            agents = [good, untrusted, named, proxied]
+            for a in agents:
+                a.start()
+
+            def node_id(a):
+                return os.path.exists(os.path.join(a.dir, "state", "node.json")) and a.node_id()
+            ids = [gf.wait_for(lambda a=a: node_id(a), what="node.json") for a in (good, proxied)]
+            for i in ids:
+                gf.wait_for(lambda i=i: srv.scalar(f"SELECT online FROM nodes WHERE id = '{i}'")
+                            == "t", what="online after enrolling over HTTPS")
+            self.assertIn(f"127.0.0.1:{srv.base_url.rsplit(':', 1)[1]}", proxy.targets)
+            gf.wait_for(lambda: "certificate verify failed" in untrusted.text() and
+                        "certificate verify failed" in named.text(), what="refusals")
+            self.assertIn("enrollment failed", untrusted.text())
+            self.assertIn("hostname mismatch", named.text())
+            self.assertFalse(node_id(untrusted) or node_id(named))
+            self.assertEqual(srv.scalar(f"SELECT count(*) FROM nodes WHERE project_id = "
+                                        f"'{pid}'"), "2")
+        finally:
+            for a in agents:
+                if a.proc and a.proc.poll() is None:
+                    a.stop()
+            if proxy is not None:
+                proxy.close()
+            if srv is not None:
+                srv.stop()
+                srv.check_clean_exit()
+            setup.stop()
+            setup.cleanup()
             broker.stop()
 
 
