@@ -35,6 +35,7 @@ struct gf_mconn {
     pthread_mutex_t wmu;
     pthread_cond_t wcv;
     unsigned long sent, done;
+    atomic_uint receive_max; /* the broker's, from its last CONNACK (20 until one came) */
     /* Tokens of publishes the broker refused (PUBACK reason >= 0x80): waitForCompletion
      * counts those as completed too. A small ring is enough: callers wait right away. */
     atomic_int refused[GF_MCONN_REFUSED_RING];
@@ -143,6 +144,21 @@ static void on_lost(void *ctx, char *cause)
     gf_log_warn("connection lost", "conn=%s cause=%s", c->label, cause ? cause : "-");
 }
 
+/* CONNACK: the broker's Receive Maximum (absent: 65535, MQTT 5 section 3.2.2.3.3). */
+static void on_connect_ok(void *ctx, MQTTAsync_successData5 *resp)
+{
+    struct gf_mconn *c = ctx;
+    unsigned max = 65535;
+
+    if (resp != NULL &&
+        MQTTProperties_hasProperty(&resp->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM)) {
+        int v = MQTTProperties_getNumericValue(&resp->properties,
+                                               MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+        max = v > 0 ? (unsigned)v : 1;
+    }
+    atomic_store(&c->receive_max, max);
+}
+
 static void on_connect_failed(void *ctx, MQTTAsync_failureData5 *resp)
 {
     struct gf_mconn *c = ctx;
@@ -187,6 +203,7 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     }
     c->o = *opts;
     pthread_mutex_init(&c->wmu, NULL);
+    atomic_store(&c->receive_max, 20); /* mosquitto's default, until the CONNACK says */
     pthread_cond_init(&c->wcv, NULL);
     c->url = dup_or_null(opts->url);
     c->client_id = dup_or_null(opts->client_id);
@@ -219,6 +236,7 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     cn.automaticReconnect = 1;
     cn.minRetryInterval = 1;
     cn.maxRetryInterval = 30;
+    cn.onSuccess5 = on_connect_ok;
     cn.onFailure5 = on_connect_failed;
     cn.context = c;
     expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
@@ -262,6 +280,11 @@ enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *
                              int qos, int retain)
 {
     return gf_mconn_publish_token(c, topic, payload, len, qos, retain, NULL);
+}
+
+unsigned gf_mconn_receive_max(const struct gf_mconn *c)
+{
+    return atomic_load(&((struct gf_mconn *)c)->receive_max);
 }
 
 enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long timeout_ms)

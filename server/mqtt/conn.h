@@ -54,6 +54,9 @@ enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *
 enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const void *payload,
                                    size_t len, int qos, int retain, int *token);
 
+/* The broker's Receive Maximum from its last CONNACK (20 before the first). */
+unsigned gf_mconn_receive_max(const struct gf_mconn *c);
+
 /* Wait up to timeout_ms until fewer than max_inflight publishes of this session are
  * unacknowledged (GF_ERR_TIMEOUT otherwise). Publishing past the broker's Receive Maximum
  * makes paho park messages until its send thread wakes up by itself (up to a second). */

@@ -45,8 +45,8 @@
 #define GF_DESIRED_BATCH 2000   /* retained desired messages published per batch and cluster */
 #define GF_DESIRED_WAIT_MS 5000 /* longest wait for the PUBACKs of one batch */
 #define GF_DESIRED_ROUNDS 25    /* batches per loop and cluster at most */
-#define GF_DESIRED_WINDOW 16    /* unacknowledged desired publishes at most: under every broker's
-                                 * Receive Maximum (mosquitto's default is 20) */
+#define GF_DESIRED_WINDOW 256   /* unacknowledged desired publishes at most; also at most half
+                                 * the broker's Receive Maximum (mosquitto's default is 20) */
 
 struct cluster {
     char id[40];
@@ -341,12 +341,14 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
     int rows = PQntuples(res);
     int64_t t_due = gf_time_mono_us();
     int64_t window_deadline = t_due + GF_DESIRED_WAIT_MS * 1000LL;
+    unsigned window = gf_mconn_receive_max(c->pub) / 2;
+    window = window < 1 ? 1 : window > GF_DESIRED_WINDOW ? GF_DESIRED_WINDOW : window;
     for (int r = 0; r < rows; r++) {
         const char *node = PQgetvalue(res, r, 0), *payload = PQgetvalue(res, r, 2);
         long left = (long)((window_deadline - gf_time_mono_us()) / 1000);
         snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", node);
         tokens[r] = -1;
-        if (left > 0 && gf_mconn_window(c->pub, GF_DESIRED_WINDOW, left) == GF_OK &&
+        if (left > 0 && gf_mconn_window(c->pub, window, left) == GF_OK &&
             gf_mconn_publish_token(c->pub, topic, payload, strlen(payload), 1, 1, &tokens[r]) !=
                 GF_OK) {
             tokens[r] = -1;

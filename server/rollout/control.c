@@ -39,6 +39,28 @@ static enum gf_err ids_literal(const json_t *ids, struct gf_buf *out)
     return gf_buf_puts(out, "}") == GF_OK ? GF_OK : GF_ERR_NOMEM;
 }
 
+/* The holders of the candidates, for a refused start: GF_ERR_CONFLICT with diag. */
+static enum gf_err conflicts(struct gf_dbconn *db, const char *const *p, struct gf_diag *diag)
+{
+    PGresult *res = NULL;
+    struct gf_buf m;
+    enum gf_err err = gf_db_exec(db, &gf_q_rollout_conflicts, p, &res);
+
+    if (err != GF_OK) {
+        return err;
+    }
+    gf_buf_init(&m, sizeof(diag->msg) - 1);
+    for (int r = 0; r < PQntuples(res); r++) {
+        gf_buf_printf(&m, "%s%s (rollout %s)", r ? ", " : "", PQgetvalue(res, r, 0),
+                      PQgetvalue(res, r, 1));
+    }
+    err = gf_diag_set(diag, GF_ERR_CONFLICT, "/target",
+                      "nodes already in another active rollout: %s", m.data ? m.data : "");
+    gf_buf_free(&m);
+    PQclear(res);
+    return err;
+}
+
 enum gf_err gf_rollout_snapshot(struct gf_dbconn *db, const char *id, const char *project,
                                 const char *bundle, const struct gf_rollout_spec *s,
                                 const json_t *spec, int first_wave, long *added,
@@ -46,13 +68,14 @@ enum gf_err gf_rollout_snapshot(struct gf_dbconn *db, const char *id, const char
 {
     const json_t *target = json_object_get(spec, "target");
     char *sel = NULL, first[16];
-    struct gf_buf ids, ends;
+    struct gf_buf ids, nodes, pcts;
     PGresult *res = NULL;
     enum gf_err err;
 
     *added = 0;
     gf_buf_init(&ids, (size_t)GF_ROLLOUT_NODE_IDS_MAX * 40 + 8);
-    gf_buf_init(&ends, 1024);
+    gf_buf_init(&nodes, 512);
+    gf_buf_init(&pcts, 1024);
     if (json_object_get(target, "selector_json") != NULL &&
         (sel = json_dumps(json_object_get(target, "selector_json"), JSON_COMPACT)) == NULL) {
         err = GF_ERR_NOMEM;
@@ -61,58 +84,40 @@ enum gf_err gf_rollout_snapshot(struct gf_dbconn *db, const char *id, const char
     if ((err = ids_literal(json_object_get(target, "node_ids"), &ids)) != GF_OK) {
         goto out;
     }
-    const char *p[7] = {id, project, sel, ids.data, bundle, NULL, NULL};
-    if (first_wave == 0) { /* the first snapshot: nodes held elsewhere refuse the start */
-        if ((err = gf_db_exec(db, &gf_q_rollout_conflicts, p, &res)) != GF_OK) {
-            goto out;
-        }
-        if (PQntuples(res) > 0) {
-            struct gf_buf m;
-            gf_buf_init(&m, sizeof(diag->msg) - 1);
-            for (int r = 0; r < PQntuples(res); r++) {
-                gf_buf_printf(&m, "%s%s (rollout %s)", r ? ", " : "", PQgetvalue(res, r, 0),
-                              PQgetvalue(res, r, 1));
-            }
-            err = gf_diag_set(diag, GF_ERR_CONFLICT, "/target",
-                              "nodes already in another active rollout: %s", m.data ? m.data : "");
-            gf_buf_free(&m);
-            goto out;
-        }
-        PQclear(res);
-        res = NULL;
-    }
-    if ((err = gf_db_exec(db, &gf_q_rollout_count, p, &res)) != GF_OK) {
-        goto out;
-    }
-    long total = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    res = NULL;
-    if (total == 0 && first_wave == 0 && !s->continuous) {
-        err = gf_diag_set(diag, GF_ERR_UNPROCESSABLE, "/target",
-                          "the target matches no accepted node that fits the bundle");
-        goto out;
-    }
-    /* Cumulative ends of waves 0..n-2 (the last wave takes the rest). */
-    gf_buf_puts(&ends, "{");
+    /* Waves 0..n-2 as two arrays (the last wave takes the rest). */
+    gf_buf_puts(&nodes, "{");
+    gf_buf_puts(&pcts, "{");
     for (int w = 0; w + 1 < s->nwaves; w++) {
-        gf_buf_printf(&ends, "%s%ld", w ? "," : "", gf_rollout_wave_end(s, w, total));
+        gf_buf_printf(&nodes, "%s%ld", w ? "," : "", s->waves[w].nodes);
+        gf_buf_printf(&pcts, "%s%.17g", w ? "," : "", s->waves[w].percent);
     }
-    if (gf_buf_puts(&ends, "}") != GF_OK) {
+    if (gf_buf_puts(&nodes, "}") != GF_OK || gf_buf_puts(&pcts, "}") != GF_OK) {
         err = GF_ERR_NOMEM;
         goto out;
     }
     snprintf(first, sizeof(first), "%d", first_wave);
-    p[5] = ends.data;
-    p[6] = first;
+    const char *p[8] = {id, project, sel, ids.data, bundle, nodes.data, pcts.data, first};
     if ((err = gf_db_exec(db, &gf_q_rollout_snapshot, p, &res)) != GF_OK) {
         goto out;
     }
-    *added = PQntuples(res);
+    long inserted = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    long fitting = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    if (first_wave == 0 && inserted < fitting) {
+        err = conflicts(db, p, diag); /* the start is refused: the caller rolls back */
+        goto out;
+    }
+    if (fitting == 0 && first_wave == 0 && !s->continuous) {
+        err = gf_diag_set(diag, GF_ERR_UNPROCESSABLE, "/target",
+                          "the target matches no accepted node that fits the bundle");
+        goto out;
+    }
+    *added = inserted;
 out:
     PQclear(res);
     free(sel);
     gf_buf_free(&ids);
-    gf_buf_free(&ends);
+    gf_buf_free(&nodes);
+    gf_buf_free(&pcts);
     return err;
 }
 

@@ -60,24 +60,26 @@ const struct gf_stmt gf_q_rollout_conflicts = {
     " LIMIT 10",
     5};
 
-const struct gf_stmt gf_q_rollout_count = {
-    "rollout_count", "SELECT count(*) FROM (" CANDIDATES ") c WHERE c.fit AND $1::uuid IS NOT NULL",
-    5};
-
-/* $6: int[] of the cumulative ends of waves 0..n-2; $7 the first wave of these targets. */
+/* One pass over the candidates: $6 bigint[] and $7 float8[] are each wave's cumulative
+ * node count or percentage (waves 0..n-2; the last takes the rest), $8 the first wave of
+ * these targets. A candidate held by another rollout is skipped by the unique index; the
+ * caller compares the two counts returned (inserted, fitting) to refuse the start. */
 const struct gf_stmt gf_q_rollout_snapshot = {
     "rollout_snapshot",
-    "INSERT INTO rollout_targets (rollout_id, node_id, wave, state, error, holds, finished_at)"
-    " SELECT $1, c.id, CASE WHEN c.fit THEN greatest($7::int, (SELECT count(*) FROM"
-    " unnest($6::int[]) e WHERE e <= c.rn - 1)) ELSE 0 END,"
-    " CASE WHEN c.fit THEN 'pending' ELSE 'skipped' END,"
-    " CASE WHEN c.fit THEN NULL ELSE 'filtered out: the bundle''s target does not fit the node'"
-    " END, c.fit, CASE WHEN c.fit THEN NULL ELSE now() END"
-    " FROM (SELECT x.*, row_number() OVER (PARTITION BY x.fit ORDER BY x.created_at, x.id) AS rn"
-    " FROM (" CANDIDATES ") x WHERE NOT EXISTS (SELECT 1 FROM rollout_targets o"
-    " WHERE o.rollout_id = $1 AND o.node_id = x.id)) c"
-    " ON CONFLICT DO NOTHING RETURNING node_id",
-    7};
+    "WITH f AS (SELECT x.*, row_number() OVER (PARTITION BY x.fit ORDER BY x.created_at, x.id)"
+    " AS rn, count(*) FILTER (WHERE x.fit) OVER () AS total FROM (" CANDIDATES ") x"
+    " WHERE NOT EXISTS (SELECT 1 FROM rollout_targets o WHERE o.rollout_id = $1"
+    " AND o.node_id = x.id)),"
+    " ins AS (INSERT INTO rollout_targets (rollout_id, node_id, wave, state, error, holds,"
+    " finished_at) SELECT $1, f.id, CASE WHEN f.fit THEN greatest($8::int, (SELECT count(*)"
+    " FROM unnest($6::bigint[], $7::float8[]) AS w(n, p) WHERE least(f.total, CASE WHEN w.n > 0"
+    " THEN w.n ELSE ceil(w.p * f.total / 100.0)::bigint END) <= f.rn - 1)) ELSE 0 END,"
+    " CASE WHEN f.fit THEN 'pending' ELSE 'skipped' END,"
+    " CASE WHEN f.fit THEN NULL ELSE 'filtered out: the bundle''s target does not fit the node'"
+    " END, f.fit, CASE WHEN f.fit THEN NULL ELSE now() END FROM f"
+    " ON CONFLICT DO NOTHING RETURNING holds)"
+    " SELECT (SELECT count(*) FROM ins WHERE holds), (SELECT count(*) FROM f WHERE fit)",
+    8};
 
 /* ------------------------------------------------------------------ engine */
 

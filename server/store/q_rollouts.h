@@ -19,8 +19,8 @@ extern const struct gf_stmt gf_q_rollout_list;
 extern const struct gf_stmt gf_q_rollout_ids_unknown;
 /* Candidates ($1 rollout, $2 project, $3 selector jsonb, $4 uuid[], $5 bundle): */
 extern const struct gf_stmt gf_q_rollout_conflicts; /* -> node, holding rollout */
-extern const struct gf_stmt gf_q_rollout_count;     /* -> fitting candidates */
-/* ... $6 int[] wave ends, $7 first wave -> node ids inserted */
+/* ... $6 bigint[] wave nodes, $7 float8[] wave percents, $8 first wave -> inserted holding,
+ * fitting candidates */
 extern const struct gf_stmt gf_q_rollout_snapshot;
 
 /* engine */

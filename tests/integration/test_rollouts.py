@@ -213,11 +213,15 @@ class RolloutTest(gf.GfTestCase):
     def test_conflict_and_bad_input(self):
         ids = self.group("conflict", 2, "ignore")
         r = self.create({"target": {"selector": "group=conflict"}})
+        n = self.srv.scalar("SELECT count(*) FROM rollouts")
         p = self.assertProblem(self.admin.post(f"/projects/{self.pid}/rollouts", {
             "bundle_id": self.bundle["id"], "target": {"node_ids": ids[1:]}}), 409, "conflict",
             "/target")
         self.assertIn(ids[1], p["detail"])
-        n = self.srv.scalar("SELECT count(*) FROM rollouts")
+        # Refused whole: no rollout row, no target taken (the transaction is rolled back).
+        self.assertEqual(self.srv.scalar("SELECT count(*) FROM rollouts"), n)
+        self.assertEqual(self.srv.scalar(
+            f"SELECT count(*) FROM rollout_targets WHERE node_id = '{ids[1]}'"), "1")
         bad = [
             ({"target": {}}, "/target"),
             ({"target": {"selector": "a in (b"}}, "/target/selector"),
