@@ -45,8 +45,9 @@
 #define GF_DESIRED_BATCH 2000   /* retained desired messages published per batch and cluster */
 #define GF_DESIRED_WAIT_MS 5000 /* longest wait for the PUBACKs of one batch */
 #define GF_DESIRED_ROUNDS 25    /* batches per loop and cluster at most */
-#define GF_DESIRED_WINDOW 256   /* unacknowledged desired publishes at most; also at most half
-                                 * the broker's Receive Maximum (mosquitto's default is 20) */
+/* Unacknowledged desired publishes at most; also at most half the broker's Receive Maximum
+ * (mosquitto's default is 20). */
+#define GF_DESIRED_WINDOW 256
 
 struct cluster {
     char id[40];
@@ -314,7 +315,9 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
     PGresult *res = NULL;
     enum gf_err err;
 
-    if (c->ingest == NULL || c->pub == NULL || !gf_mconn_connected(c->pub)) {
+    /* The desired-state session, or the ingest session when that one could not start. */
+    struct gf_mconn *pc = c->pub != NULL ? c->pub : c->ingest;
+    if (c->ingest == NULL || !gf_mconn_connected(pc)) {
         return 0;
     }
     unsigned connects = gf_mconn_connects(c->ingest);
@@ -341,15 +344,15 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
     int rows = PQntuples(res);
     int64_t t_due = gf_time_mono_us();
     int64_t window_deadline = t_due + GF_DESIRED_WAIT_MS * 1000LL;
-    unsigned window = gf_mconn_receive_max(c->pub) / 2;
+    unsigned window = gf_mconn_receive_max(pc) / 2;
     window = window < 1 ? 1 : window > GF_DESIRED_WINDOW ? GF_DESIRED_WINDOW : window;
     for (int r = 0; r < rows; r++) {
         const char *node = PQgetvalue(res, r, 0), *payload = PQgetvalue(res, r, 2);
         long left = (long)((window_deadline - gf_time_mono_us()) / 1000);
         snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", node);
         tokens[r] = -1;
-        if (left > 0 && gf_mconn_window(c->pub, window, left) == GF_OK &&
-            gf_mconn_publish_token(c->pub, topic, payload, strlen(payload), 1, 1, &tokens[r]) !=
+        if (left > 0 && gf_mconn_window(pc, window, left) == GF_OK &&
+            gf_mconn_publish_token(pc, topic, payload, strlen(payload), 1, 1, &tokens[r]) !=
                 GF_OK) {
             tokens[r] = -1;
         }
@@ -361,8 +364,8 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
     json_t *done = json_array(), *failed = json_array();
     for (int r = 0; r < rows; r++) {
         long left = (long)((deadline - gf_time_mono_us()) / 1000);
-        int ok = tokens[r] >= 0 && left > 0 && gf_mconn_connected(c->pub) &&
-                 gf_mconn_wait(c->pub, tokens[r], left) == GF_OK;
+        int ok = tokens[r] >= 0 && left > 0 && gf_mconn_connected(pc) &&
+                 gf_mconn_wait(pc, tokens[r], left) == GF_OK;
         json_array_append_new(ok ? done : failed,
                               json_pack("{s:s, s:I}", "n", PQgetvalue(res, r, 0), "g",
                                         (json_int_t)strtoll(PQgetvalue(res, r, 1), NULL, 10)));
