@@ -20,7 +20,7 @@ import re
 import gf
 
 SUBST = ("tenant_id", "project_id", "user_id", "token_id", "node_id", "cluster_id",
-         "enrollment_token_id", "bundle_id", "signing_key_id")
+         "enrollment_token_id", "bundle_id", "signing_key_id", "rollout_id")
 VOLATILE = ("request_id", "trace_id", "instance")
 
 
@@ -75,6 +75,10 @@ class BolaTest(gf.GfTestCase):
         cls.bundle_a = gf.upload_bundle(cls.owner_a, cls.pa["id"], {"name": "a-secret-bundle"},
                                         [("etc/a.conf", b"secret=a\n")]).expect(201).json
         cls.key_a = cls.owner_a.get(f"/projects/{cls.pa['id']}/signing-keys").json["items"][0]
+        # A's rollout, a draft (B starting, pausing or cancelling it would show in read_a).
+        cls.rollout_a = cls.owner_a.post(f"/projects/{cls.pa['id']}/rollouts", {
+            "name": "a-secret-rollout", "bundle_id": cls.bundle_a["id"], "draft": True,
+            "target": {"selector": "site=a-secret-site"}}).expect(201).json
         # Tenant B: its owner is the attacker.
         cls.b_user = cls.srv.user()
         cls.b = gf.make_tenant(admin)
@@ -87,15 +91,17 @@ class BolaTest(gf.GfTestCase):
                    "user_id": cls.member_a.user["id"], "token_id": cls.tok_a["id"],
                    "node_id": cls.node_a["id"], "cluster_id": cls.cluster_a["id"],
                    "enrollment_token_id": cls.etok_a["id"], "bundle_id": cls.bundle_a["id"],
-                   "signing_key_id": cls.key_a["id"]}
+                   "signing_key_id": cls.key_a["id"], "rollout_id": cls.rollout_a["id"]}
         cls.a_names = [cls.a["name"], cls.a["slug"], cls.pa["name"], cls.pa["description"],
                        cls.owner_a.email, cls.member_a.email, cls.tok_a["name"],
                        cls.tok_a["prefix"], cls.tok_a["secret"], cls.cluster_a["name"],
                        cls.etok_a["name"], cls.etok_a["secret"], cls.node_a["name"],
-                       "a-secret-site", "a-secret-bundle", cls.key_a["key_id"]]
+                       "a-secret-site", "a-secret-bundle", cls.key_a["key_id"],
+                       "a-secret-rollout"]
         cls.a_ids = [cls.a["id"], cls.pa["id"], cls.owner_a.user["id"],
                      cls.member_a.user["id"], cls.tok_a["id"], cls.node_a["id"],
-                     cls.cluster_a["id"], cls.etok_a["id"], cls.bundle_a["id"], cls.key_a["id"]]
+                     cls.cluster_a["id"], cls.etok_a["id"], cls.bundle_a["id"], cls.key_a["id"],
+                     cls.rollout_a["id"]]
         cls.snapshot_a = cls.read_a()
 
     @classmethod
@@ -114,6 +120,8 @@ class BolaTest(gf.GfTestCase):
                 "members": sorted((m["user_id"], m["role"]) for m in members),
                 "projects": sorted(p["id"] for p in projects),
                 "tokens": tokens,
+                "rollout": {k: o.get(f"/rollouts/{cls.rollout_a['id']}").json.get(k)
+                            for k in ("state", "updated_at", "targets")},
                 "member_user": {k: member.get(k) for k in ("is_admin", "disabled", "name")}}
 
     # ------------------------------------------------------------ helpers
@@ -243,6 +251,30 @@ class BolaTest(gf.GfTestCase):
             self.assertNotIn(s, r.text)
         self.assertNotIn("gft_", r.text)
         self.assertEqual({t["id"] for t in self.b_user.list_all("/tokens")}, before)
+        self.assert_a_unchanged()
+
+    def test_body_borne_bundle_and_node_ids_of_a(self):
+        # A rollout in B's own project naming A's bundle, or A's node: refused exactly like
+        # ids that do not exist, nothing of A named, nothing stored.
+        pb = self.pb["id"]
+        bundle_b = gf.upload_bundle(self.b_user, pb, {"name": "b-bundle"},
+                                    [("etc/b.conf", b"b\n")]).expect(201).json["id"]
+        before = self.b_user.list_all(f"/projects/{pb}/rollouts")
+        for field, a_id in (("bundle", self.bundle_a["id"]), ("node", self.node_a["id"])):
+            ghost_id = gf.random_uuid()
+
+            def body(x):
+                return ({"bundle_id": x, "target": {"selector": "x=y"}} if field == "bundle"
+                        else {"bundle_id": bundle_b, "target": {"node_ids": [x]}})
+            r = self.b_user.post(f"/projects/{pb}/rollouts", body(a_id))
+            ghost = self.b_user.post(f"/projects/{pb}/rollouts", body(ghost_id))
+            self.assertProblem(r, 422, None, "/bundle_id" if field == "bundle"
+                               else "/target/node_ids")
+            self.assertEqual(r.status, ghost.status, f"{r!r} vs {ghost!r}")
+            self.assertEqual(r.text.replace(a_id, "<id>"), ghost.text.replace(ghost_id, "<id>"))
+            for s in self.a_names:
+                self.assertNotIn(s, r.text)
+        self.assertEqual(self.b_user.list_all(f"/projects/{pb}/rollouts"), before)
         self.assert_a_unchanged()
 
     def test_idempotency_key_does_not_cross_callers(self):
