@@ -136,9 +136,8 @@ enum gf_err gf_rollout_event(struct gf_dbconn *db, const char *id, const char *k
     return err;
 }
 
-/* Set the state; reason in words (NULL clears it). */
-static enum gf_err set_state(struct gf_dbconn *db, const char *id, const char *state,
-                             const char *pause, const char *reason, int wave)
+enum gf_err gf_rollout_set(struct gf_dbconn *db, const char *id, const char *state,
+                           const char *pause, const char *reason, int wave)
 {
     char w[16];
 
@@ -168,7 +167,7 @@ static enum gf_err start(struct gf_dbconn *db, const PGresult *row, const char *
     }
     int due = strcmp(PQgetvalue(row, 0, 9), "t") == 0;
     *kind = due ? "started" : "scheduled";
-    return set_state(db, id, due ? "running" : "scheduled", NULL, NULL, 0);
+    return gf_rollout_set(db, id, due ? "running" : "scheduled", NULL, NULL, 0);
 }
 
 enum gf_err gf_rollout_act(struct gf_dbconn *db, const char *id, const char *action,
@@ -178,19 +177,14 @@ enum gf_err gf_rollout_act(struct gf_dbconn *db, const char *id, const char *act
     PGresult *row = NULL;
     enum gf_err err;
 
-    /* The lock statement skips a row another transaction holds; an operator waits for it. */
-    if ((err = gf_db_exec_sql(db, "SET LOCAL lock_timeout = '10s'")) != GF_OK) {
+    /* Wait for an engine step in progress, at most 10 s. */
+    if ((err = gf_db_exec_sql(db, "SET LOCAL lock_timeout = '10s'")) != GF_OK ||
+        (err = gf_db_exec(db, &gf_q_rollout_lock_wait, p, &row)) != GF_OK) {
         return err;
     }
-    PGresult *wait = PQexecParams(gf_db_pg(db), "SELECT 1 FROM rollouts WHERE id = $1 FOR UPDATE",
-                                  1, NULL, p, NULL, NULL, 0);
-    int ok = PQresultStatus(wait) == PGRES_TUPLES_OK && PQntuples(wait) == 1;
-    PQclear(wait);
-    if (!ok) {
+    if (PQntuples(row) != 1) {
+        PQclear(row);
         return gf_diag_set(diag, GF_ERR_NOTFOUND, "", "no such rollout");
-    }
-    if ((err = gf_db_exec(db, &gf_q_rollout_lock, p, &row)) != GF_OK) {
-        return err;
     }
     const char *state = PQgetvalue(row, 0, 4), *pause = gf_db_val(row, 0, 5);
     const char *bundle = PQgetvalue(row, 0, 3);
@@ -209,7 +203,7 @@ enum gf_err gf_rollout_act(struct gf_dbconn *db, const char *id, const char *act
                               state);
         } else {
             *kind = "paused";
-            err = set_state(db, id, "paused", "operator", "paused by an operator", wave);
+            err = gf_rollout_set(db, id, "paused", "operator", "paused by an operator", wave);
         }
     } else if (strcmp(action, "resume") == 0) {
         if (strcmp(state, "paused") != 0) {
@@ -226,7 +220,7 @@ enum gf_err gf_rollout_act(struct gf_dbconn *db, const char *id, const char *act
             /* After a wave's pause or a missed success condition, resuming moves on. */
             int next = pause != NULL && strcmp(pause, "operator") != 0 ? wave + 1 : wave;
             *kind = "resumed";
-            err = set_state(db, id, "running", NULL, "resumed by an operator", next);
+            err = gf_rollout_set(db, id, "running", NULL, "resumed by an operator", next);
         }
     } else if (strcmp(action, "cancel") == 0) {
         if (strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
@@ -239,7 +233,7 @@ enum gf_err gf_rollout_act(struct gf_dbconn *db, const char *id, const char *act
             *kind = "cancelled";
             if ((err = gf_db_exec(db, &gf_q_rollout_restore, rp, NULL)) == GF_OK &&
                 (err = gf_db_exec(db, &gf_q_rollout_cancel_pending, cp, NULL)) == GF_OK) {
-                err = set_state(db, id, "cancelled", NULL, "cancelled by an operator", wave);
+                err = gf_rollout_set(db, id, "cancelled", NULL, "cancelled by an operator", wave);
             }
         }
     } else {

@@ -33,6 +33,11 @@ enum gf_err gf_rollout_snapshot(struct gf_dbconn *db, const char *id, const char
 enum gf_err gf_rollout_act(struct gf_dbconn *db, const char *id, const char *action,
                            const char **kind, struct gf_diag *diag);
 
+/* Set the state (pause reason and reason in words: NULL clears them) and the current wave;
+ * a final state lets the targets go (rollout_targets.holds). */
+enum gf_err gf_rollout_set(struct gf_dbconn *db, const char *id, const char *state,
+                           const char *pause, const char *reason, int wave);
+
 /* Record a rollout event: project_events (kind "rollout.<kind>", data {rollout_id, state,
  * reason, ...detail}), and when system is set an audit event with actor "system". detail
  * may be NULL (borrowed). NOTIFY gf_rollout wakes the engines of every replica. */

@@ -16,7 +16,7 @@
 #include "rollout.h"
 #include "spec.h"
 
-#include "../bundles/trustroot.h"
+#include "../bundles/published.h"
 #include "../store/db.h"
 #include "../store/q_bundles.h"
 #include "../store/q_rollouts.h"
@@ -48,12 +48,9 @@ struct ctx {
 static enum gf_err set(struct ctx *c, const char *state, const char *pause, const char *reason,
                        int wave, const char *kind, json_t *detail)
 {
-    char w[16];
-    enum gf_err err;
+    enum gf_err err = gf_rollout_set(c->db, c->id, state, pause, reason, wave);
 
-    snprintf(w, sizeof(w), "%d", wave);
-    const char *p[5] = {c->id, state, pause, reason, w};
-    if ((err = gf_db_exec(c->db, &gf_q_rollout_set, p, NULL)) == GF_OK) {
+    if (err == GF_OK) {
         err = gf_rollout_event(c->db, c->id, kind, detail, 1);
     }
     json_decref(detail);
@@ -253,9 +250,7 @@ static enum gf_err notify(struct ctx *c)
         PQclear(b);
         return set(c, "failed", NULL, "its bundle is no longer published", c->wave, "failed", NULL);
     }
-    if ((err = gf_trustroot_envelope(PQgetvalue(b, 0, 1), strlen(PQgetvalue(b, 0, 1)),
-                                     PQgetvalue(b, 0, 2), PQgetvalue(b, 0, 3), &env, &envlen)) !=
-        GF_OK) {
+    if ((err = gf_bundle_envelope(b, &env, &envlen)) != GF_OK) {
         PQclear(b);
         return err;
     }

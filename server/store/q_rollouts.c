@@ -89,15 +89,17 @@ const struct gf_stmt gf_q_rollout_active = {
     " ORDER BY updated_at LIMIT 1000",
     0};
 
-const struct gf_stmt gf_q_rollout_lock = {
-    "rollout_lock",
-    "SELECT r.id, r.project_id, p.tenant_id, r.bundle_id, r.state, r.pause_reason, r.spec::text,"
-    " r.wave_count, r.current_wave, (r.start_at IS NULL OR r.start_at <= now()),"
-    " b.templated, b.manifest_sha256, b.version, r.name,"
-    " (r.joined_at IS NULL OR r.joined_at < now() - interval '5 seconds')"
-    " FROM rollouts r JOIN projects p ON p.id = r.project_id JOIN bundles b ON b.id = r.bundle_id"
-    " WHERE r.id = $1 FOR UPDATE OF r SKIP LOCKED",
-    1};
+#define ROLLOUT_LOCKED                                                                             \
+    "SELECT r.id, r.project_id, p.tenant_id, r.bundle_id, r.state, r.pause_reason, r.spec::text,"  \
+    " r.wave_count, r.current_wave, (r.start_at IS NULL OR r.start_at <= now()),"                  \
+    " b.templated, b.manifest_sha256, b.version, r.name,"                                          \
+    " (r.joined_at IS NULL OR r.joined_at < now() - interval '5 seconds')"                         \
+    " FROM rollouts r JOIN projects p ON p.id = r.project_id JOIN bundles b ON b.id = r.bundle_id" \
+    " WHERE r.id = $1 FOR UPDATE OF r"
+
+/* The engine passes over a rollout another transaction holds; an operator waits for it. */
+const struct gf_stmt gf_q_rollout_lock = {"rollout_lock", ROLLOUT_LOCKED " SKIP LOCKED", 1};
+const struct gf_stmt gf_q_rollout_lock_wait = {"rollout_lock_wait", ROLLOUT_LOCKED, 1};
 
 /* $1 id, $2 state, $3 pause reason, $4 reason, $5 current wave */
 const struct gf_stmt gf_q_rollout_set = {

@@ -28,6 +28,8 @@ extern const struct gf_stmt gf_q_rollout_active; /* -> ids */
 /* $1 -> id, project, tenant, bundle, state, pause reason, spec, wave count, current wave,
  * start due, templated, manifest sha, version, name, continuous look due */
 extern const struct gf_stmt gf_q_rollout_lock;
+/* the same, waiting for the row instead of passing over it (operators' actions) */
+extern const struct gf_stmt gf_q_rollout_lock_wait;
 /* $1 id, $2 state, $3 pause reason, $4 reason, $5 current wave */
 extern const struct gf_stmt gf_q_rollout_set;
 /* $1 id, $2 continuous look done (bool) */

@@ -74,3 +74,28 @@ class Sim:
         self.send("quit")
         self.proc.wait(timeout)
         return self.wait(lambda ev: ev.get("ev") == "summary", timeout=5, what="summary")
+
+
+def fleet_project(srv, broker, n, timeout=90):
+    """A tenant and project on srv with broker as its cluster, and n nodes enrolled through an
+    auto-accept token whose broker accounts exist. Returns (admin, tenant_id, project_id,
+    [(node_id, password)])."""
+    admin = srv.admin()
+    tenant = gf.make_tenant(admin)["id"]
+    project = gf.make_project(admin, tenant)["id"]
+    admin.post(f"/projects/{project}/clusters", broker.cluster_body()).expect(201)
+    token = admin.post(f"/projects/{project}/enrollment-tokens",
+                       {"auto_accept": True}).expect(201).json["secret"]
+    nodes = enroll_many(srv, token, n)
+    gf.wait_for(lambda: srv.scalar("SELECT count(*) FROM nodes WHERE provisioned") == str(n),
+                timeout=timeout, what="broker accounts")
+    return admin, tenant, project, nodes
+
+
+def write_creds(path, nodes, behaviours=None):
+    """The simulator's creds file: "<node_id> <password> [behaviour]" per node."""
+    with open(path, "w") as f:
+        for i, (node_id, pw) in enumerate(nodes):
+            b = (behaviours or {}).get(i)
+            f.write(f"{node_id} {pw} {b}\n" if b else f"{node_id} {pw}\n")
+    return path

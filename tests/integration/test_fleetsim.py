@@ -12,10 +12,9 @@ the benchmark uses for its ceiling, to keep it working.
 import json
 import os
 import subprocess
-import time
 
 import gf
-from gf_fleet import enroll_many
+from gf_fleet import fleet_project, write_creds
 
 NODES = 60
 
@@ -29,22 +28,8 @@ class FleetSimTest(gf.GfTestCase):
         cls.sim = os.environ.get("GF_FLEETSIM_BIN")
         cls.broker = gf.Broker().start()
         cls.srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="sim").start()
-        admin = cls.admin = cls.srv.admin()
-        t = gf.make_tenant(admin)
-        cls.pid = gf.make_project(admin, t["id"])["id"]
-        admin.post(f"/projects/{cls.pid}/clusters", cls.broker.cluster_body()).expect(201)
-        token = admin.post(f"/projects/{cls.pid}/enrollment-tokens",
-                           {"auto_accept": True}).expect(201).json["secret"]
-        cls.nodes = enroll_many(cls.srv, token, NODES)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if cls.srv.scalar("SELECT count(*) FROM nodes WHERE provisioned") == str(NODES):
-                break
-            time.sleep(0.2)
-        cls.creds = os.path.join(cls.broker.dir, "creds.txt")
-        with open(cls.creds, "w") as f:
-            for node_id, pw in cls.nodes:
-                f.write(f"{node_id} {pw}\n")
+        cls.admin, _, cls.pid, cls.nodes = fleet_project(cls.srv, cls.broker, NODES, timeout=60)
+        cls.creds = write_creds(os.path.join(cls.broker.dir, "creds.txt"), cls.nodes)
 
     @classmethod
     def tearDownClass(cls):

@@ -19,7 +19,7 @@ import subprocess
 import time
 
 import gf
-from gf_fleet import Sim, enroll_many
+from gf_fleet import Sim, fleet_project
 
 BEHAVIOURS = ["", "fail", "rollback", "hang", "ignore", "fail-once", "ok", "offline"]
 # index 0: the two-column line (default ok); index 6: taken offline on stdin
@@ -34,15 +34,8 @@ class FleetSimRolloutTest(gf.GfTestCase):
         cls.sim_bin = os.environ.get("GF_FLEETSIM_BIN")
         cls.broker = gf.Broker().start()
         cls.srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="rollout").start()
-        admin = cls.admin = cls.srv.admin()
-        t = gf.make_tenant(admin)
-        cls.pid = gf.make_project(admin, t["id"])["id"]
-        admin.post(f"/projects/{cls.pid}/clusters", cls.broker.cluster_body()).expect(201)
-        token = admin.post(f"/projects/{cls.pid}/enrollment-tokens",
-                           {"auto_accept": True}).expect(201).json["secret"]
-        nodes = enroll_many(cls.srv, token, len(BEHAVIOURS))
-        gf.wait_for(lambda: cls.srv.scalar("SELECT count(*) FROM nodes WHERE provisioned")
-                    == str(len(nodes)), timeout=60, what="broker accounts")
+        cls.admin, _, cls.pid, nodes = fleet_project(cls.srv, cls.broker, len(BEHAVIOURS),
+                                                     timeout=60)
         cls.ids = [n for n, _ in nodes]
         cls.by = {b or "default": nid for b, (nid, _) in zip(BEHAVIOURS, nodes)}
         cls.by["control"] = cls.ids[6]

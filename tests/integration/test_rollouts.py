@@ -42,20 +42,10 @@ class RolloutTest(gf.GfTestCase):
         cls.args = cls.key_args + ("--listen", f"127.0.0.1:{gf.free_port()}", "--state_dir",
                                    os.path.join(keep, "state"))
         cls.srv = gf.Server(extra_args=cls.args, name="rollouts").start()
-        admin = cls.admin = cls.srv.admin()
-        t = gf.make_tenant(admin)
-        cls.pid = gf.make_project(admin, t["id"])["id"]
-        admin.post(f"/projects/{cls.pid}/clusters", cls.broker.cluster_body()).expect(201)
-        cls.token = admin.post(f"/projects/{cls.pid}/enrollment-tokens",
-                               {"auto_accept": True}).expect(201).json["secret"]
-        nodes = gf_fleet.enroll_many(cls.srv, cls.token, NODES)
-        gf.wait_for(lambda: cls.srv.scalar("SELECT count(*) FROM nodes WHERE provisioned")
-                    == str(NODES), timeout=90, what="broker accounts")
+        admin, _, cls.pid, nodes = gf_fleet.fleet_project(cls.srv, cls.broker, NODES)
+        cls.admin = admin
         cls.free = [n for n, _ in nodes]
-        cls.creds = os.path.join(cls.broker.dir, "creds.txt")
-        with open(cls.creds, "w") as f:
-            for nid, pw in nodes:
-                f.write(f"{nid} {pw}\n")
+        cls.creds = gf_fleet.write_creds(os.path.join(cls.broker.dir, "creds.txt"), nodes)
         cls.sim = gf_fleet.Sim([cls.sim_bin, "--mode", "fleet", "--creds", cls.creds, "--broker",
                                 f"127.0.0.1:{cls.broker.port}", "--events", "--step-ms", "20"])
         gf.wait_for(lambda: cls.srv.scalar("SELECT count(*) FROM nodes WHERE online")

@@ -32,26 +32,15 @@ class RolloutDocTest(gf.GfTestCase):
         try:
             srv = gf.Server(extra_args=("--fleet_interval_ms", "100", "--rollout_interval_ms",
                                         "200"), name="doc").start()
-            admin = srv.admin()
-            tenant = gf.make_tenant(admin)["id"]
-            project = gf.make_project(admin, tenant)["id"]
-            admin.post(f"/projects/{project}/clusters", broker.cluster_body()).expect(201)
-            token = admin.post(f"/projects/{project}/enrollment-tokens",
-                               {"auto_accept": True}).expect(201).json["secret"]
-            nodes = gf_fleet.enroll_many(srv, token, 9)
-            gf.wait_for(lambda: srv.scalar("SELECT count(*) FROM nodes WHERE provisioned")
-                        == "9", timeout=60, what="broker accounts")
+            admin, tenant, project, nodes = gf_fleet.fleet_project(srv, broker, 9, timeout=60)
             ids = [n for n, _ in nodes]
             for i, nid in enumerate(ids):
                 site = "north" if i < 6 else "south"
                 srv.sql(f"UPDATE nodes SET labels = '{{\"site\": \"{site}\"}}'"
                         f" WHERE id = '{nid}'")
             # Waves by enrollment order: north 0 | 1 | 2..5; node 3 fails, node 4 hangs.
-            behaviour = {3: "fail", 4: "hang"}
-            creds = os.path.join(broker.dir, "creds.txt")
-            with open(creds, "w") as f:
-                for i, (nid, pw) in enumerate(nodes):
-                    f.write(f"{nid} {pw} {behaviour.get(i, 'ok')}\n")
+            creds = gf_fleet.write_creds(os.path.join(broker.dir, "creds.txt"), nodes,
+                                         {3: "fail", 4: "hang"})
             sim = gf_fleet.Sim([os.environ["GF_FLEETSIM_BIN"], "--mode", "fleet", "--creds",
                                 creds, "--broker", f"127.0.0.1:{broker.port}", "--step-ms",
                                 "100"])

@@ -11,6 +11,7 @@
  */
 #include "handlers.h"
 
+#include "../../bundles/published.h"
 #include "../../bundles/trustroot.h"
 #include "../../bundles/upload.h"
 #include "../../core/app.h"
@@ -182,14 +183,6 @@ enum gf_err gf_h_bundles_get(struct gf_req *r)
 }
 
 /* The signed envelope of a bundle row from gf_q_bundle_signed (columns 1..3). */
-enum gf_err gf_h_envelope_of(const PGresult *res, char **out, size_t *len)
-{
-    const char *manifest = PQgetvalue(res, 0, 1);
-
-    return gf_trustroot_envelope(manifest, strlen(manifest), PQgetvalue(res, 0, 2),
-                                 PQgetvalue(res, 0, 3), out, len);
-}
-
 enum gf_err gf_h_bundles_manifest(struct gf_req *r)
 {
     const char *p[1] = {gf_req_param(r, "bundle_id")};
@@ -211,7 +204,7 @@ enum gf_err gf_h_bundles_manifest(struct gf_req *r)
         err = gf_req_fail(r, GF_ERR_CONFLICT, "",
                           "the bundle is waiting for its offline "
                           "signature (unsigned_manifest in GET /bundles/{id})");
-    } else if ((err = gf_h_envelope_of(res, &env, &len)) == GF_OK) {
+    } else if ((err = gf_bundle_envelope(res, &env, &len)) == GF_OK) {
         err = gf_req_reply_owned(r, 200, "application/json", env, len);
         env = NULL;
     }

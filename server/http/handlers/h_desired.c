@@ -13,6 +13,7 @@
  */
 #include "handlers.h"
 
+#include "../../bundles/published.h"
 #include "../../bundles/render.h"
 #include "../../bundles/trustroot.h"
 #include "../../core/app.h"
@@ -147,6 +148,7 @@ enum gf_err gf_h_desired_put(struct gf_req *r)
     const char *node = gf_req_param(r, "node_id");
     const char *np[1] = {node};
     char sha[65];
+    struct gf_diag d;
     struct gf_dbconn *db;
     PGresult *n = NULL, *b = NULL, *res = NULL;
     json_t *body = NULL;
@@ -180,28 +182,10 @@ enum gf_err gf_h_desired_put(struct gf_req *r)
                           PQgetvalue(n, 0, 1));
         goto out;
     }
-    if (strcmp(PQgetvalue(b, 0, 0), "published") != 0) {
-        err = gf_req_fail(r, GF_ERR_CONFLICT, "/bundle_id", "the bundle is not signed yet");
+    gf_diag_clear(&d);
+    if ((err = gf_bundle_usable(db, b, &d)) != GF_OK) {
+        err = d.msg[0] ? gf_req_fail(r, err, d.where, "%s", d.msg) : err;
         goto out;
-    }
-    if (strcmp(PQgetvalue(b, 0, 6), "t") == 0) {
-        err = gf_req_fail(r, GF_ERR_CONFLICT, "/bundle_id", "the bundle has expired");
-        goto out;
-    }
-    if (strcmp(PQgetvalue(b, 0, 5), "t") != 0) {
-        const char *kp[2] = {PQgetvalue(b, 0, 4), PQgetvalue(b, 0, 2)};
-        PGresult *k = NULL;
-        if ((err = gf_db_exec(db, &gf_q_trust_key_pub, kp, &k)) != GF_OK) {
-            goto out;
-        }
-        int active = PQntuples(k) == 1;
-        PQclear(k);
-        if (!active) {
-            err = gf_req_fail(r, GF_ERR_CONFLICT, "/bundle_id",
-                              "the bundle is signed by a retired key that agents no longer "
-                              "trust; publish it again");
-            goto out;
-        }
     }
     if ((err = check_target(r, gf_db_val(b, 0, 11), PQgetvalue(n, 0, 2), gf_db_val(n, 0, 3))) !=
         GF_OK) {
@@ -213,7 +197,7 @@ enum gf_err gf_h_desired_put(struct gf_req *r)
         snprintf(sha, sizeof(sha), "%s", PQgetvalue(b, 0, 9));
         const char *cp[1] = {node};
         if ((err = gf_db_exec(db, &gf_q_node_files_clear, cp, NULL)) == GF_OK) {
-            err = gf_h_envelope_of(b, &env, &envlen);
+            err = gf_bundle_envelope(b, &env, &envlen);
         }
     }
     if (err != GF_OK) {

@@ -11,6 +11,7 @@
  */
 #include "handlers.h"
 
+#include "../../bundles/published.h"
 #include "../../core/app.h"
 #include "../../rollout/engine.h"
 #include "../../rollout/rollout.h"
@@ -59,6 +60,7 @@ static enum gf_err check_bundle(struct gf_req *r, struct gf_dbconn *db, const ch
 {
     const char *bp[1] = {bundle};
     PGresult *b = NULL;
+    struct gf_diag d;
     enum gf_err err;
 
     if (!gf_uuid_valid(bundle)) {
@@ -67,26 +69,16 @@ static enum gf_err check_bundle(struct gf_req *r, struct gf_dbconn *db, const ch
     if ((err = gf_db_exec(db, &gf_q_bundle_signed, bp, &b)) != GF_OK) {
         return err;
     }
+    gf_diag_clear(&d);
     if (PQntuples(b) != 1 || strcmp(PQgetvalue(b, 0, 4), project) != 0) {
         err = gf_req_fail(r, GF_ERR_UNPROCESSABLE, "/bundle_id", "no such bundle in the project");
-    } else if (strcmp(PQgetvalue(b, 0, 0), "published") != 0) {
-        err = gf_req_fail(r, GF_ERR_CONFLICT, "/bundle_id", "the bundle is not signed yet");
-    } else if (strcmp(PQgetvalue(b, 0, 6), "t") == 0) {
-        err = gf_req_fail(r, GF_ERR_CONFLICT, "/bundle_id", "the bundle has expired");
+    } else if ((err = gf_bundle_usable(db, b, &d)) != GF_OK) {
+        err = d.msg[0] ? gf_req_fail(r, err, d.where, "%s", d.msg) : err;
     } else if (strcmp(PQgetvalue(b, 0, 5), "t") == 0) {
         err = gf_req_fail(r, GF_ERR_UNPROCESSABLE, "/bundle_id",
                           "templated bundles are rendered per node: assign them with PUT "
                           "/nodes/{id}/bundle (rollouts of templated bundles are not supported "
                           "yet)");
-    } else {
-        const char *kp[2] = {project, PQgetvalue(b, 0, 2)};
-        PGresult *k = NULL;
-        if ((err = gf_db_exec(db, &gf_q_trust_key_pub, kp, &k)) == GF_OK && PQntuples(k) != 1) {
-            err = gf_req_fail(r, GF_ERR_CONFLICT, "/bundle_id",
-                              "the bundle is signed by a retired key that agents no longer "
-                              "trust; publish it again");
-        }
-        PQclear(k);
     }
     PQclear(b);
     return err;

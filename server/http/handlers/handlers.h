@@ -106,8 +106,6 @@ enum gf_err gf_h_bundles_manifest(struct gf_req *r);
 enum gf_err gf_h_bundles_sign(struct gf_req *r);
 /* Store a blob (deduplicated by hash), inside the caller's transaction. */
 enum gf_err gf_h_blob_put(struct gf_dbconn *db, const char *sha, const void *data, size_t len);
-/* Envelope text of a gf_q_bundle_signed row (caller frees with gf_free). */
-enum gf_err gf_h_envelope_of(const PGresult *res, char **out, size_t *len);
 
 /* h_desired.c */
 enum gf_err gf_h_desired_get(struct gf_req *r);
