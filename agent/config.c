@@ -30,6 +30,9 @@ static const struct gf_conf_key keys[] = {
       "CA bundle (PEM) for the broker; unset = ca_file, then the system store"),
     K(keepalive, GF_CONF_DURATION, "60s", 2, 3600,
       "MQTT keep-alive; the broker publishes the Will after 1.5 x this without traffic"),
+    K(session_expiry, GF_CONF_DURATION, "1h", 0, 86400,
+      "how long the broker keeps the agent's MQTT session while it is away, and with it the "
+      "commands sent meanwhile (each only until its own deadline); 0 = clean sessions"),
     K(spool_fsync, GF_CONF_BOOL, "true", 0, 0,
       "fdatasync the spool on every append (turn off only for tests and benchmarks)"),
     K(broker_url, GF_CONF_STR, NULL, 0, 0,
@@ -43,6 +46,24 @@ static const struct gf_conf_key keys[] = {
       "= trust the project's first statement fetched from the server"),
     K(bundle_max_bytes, GF_CONF_SIZE, "256m", 65536, 64L * 1024 * 1024 * 1024,
       "disk the bundle blob cache may use while downloading"),
+    K(commands_file, GF_CONF_STR, NULL, 0, 0,
+      "file mapping command names to fixed command lines with checked {param:REGEX} arguments "
+      "(docs/agent.md); unset = only the built-in commands"),
+    K(commands_allow_shell, GF_CONF_BOOL, "false", 0, 0,
+      "enable the shell command (/bin/sh -c with the caller's text); keep off in production"),
+    K(commands_max_running, GF_CONF_INT, "4", 1, 64,
+      "commands running at once; more are rejected as busy"),
+    K(commands_output_max, GF_CONF_SIZE, "16k", 256, 32768,
+      "bytes of a command's stdout+stderr kept in its result"),
+    K(log_files, GF_CONF_STR, NULL, 0, 0,
+      "log files a log stream may read: comma-separated absolute paths or glob patterns "
+      "(fnmatch, * does not cross /); unset = none"),
+    K(log_units, GF_CONF_STR, NULL, 0, 0,
+      "systemd units whose journal a log stream may read, comma-separated; unset = none"),
+    K(log_rate_lines, GF_CONF_INT, "50000", 1, 10000000, "lines per second per log stream"),
+    K(log_rate_bytes, GF_CONF_SIZE, "4m", 1024, 1024L * 1024 * 1024,
+      "bytes per second per log stream"),
+    K(log_streams_max, GF_CONF_INT, "4", 1, 64, "log streams running at once"),
 };
 
 const struct gf_conf_table gf_agent_config_table = {

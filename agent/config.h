@@ -22,11 +22,23 @@ struct gf_agent_config {
     char *broker_ca_file;
     char *node_name;
     long keepalive;
+    long session_expiry;
     int spool_fsync;
     char *broker_url;
     char *actions_file;
     char *trust_file;
     long bundle_max_bytes;
+    /* Commands (agent/cmd/cmd.h, docs/agent.md "Commands"). */
+    char *commands_file;
+    int commands_allow_shell;
+    long commands_max_running;
+    long commands_output_max;
+    /* Log streams (agent/logs/logs.h, docs/agent.md "Log streams"). */
+    char *log_files;
+    char *log_units;
+    long log_rate_lines;
+    long log_rate_bytes;
+    long log_streams_max;
 };
 
 extern const struct gf_conf_table gf_agent_config_table;

@@ -12,7 +12,10 @@
  * health_interval goes to the spool first; when connected and no batch is in flight (or
  * the one in flight is older than the resend timeout) the oldest records go out as one
  * `health` batch; an `ack` releases them from the spool and sends the next batch at once,
- * so a backlog after an outage replays in order, batched. Exit status: 0 after SIGTERM or
+ * so a backlog after an outage replays in order, batched. `cmd/req` messages go to remote.c
+ * (commands and log streams, on their own threads); built-ins that need the collectors or a
+ * new birth are served here between waits. agent.restart leaves the loop like SIGTERM and
+ * then re-executes the program. Exit status: 0 after SIGTERM or
  * SIGINT, 2 for configuration errors (bad token included), 3 when the node is rejected or
  * decommissioned, 1 for other fatal errors.
  */
@@ -25,6 +28,7 @@
 #include "identity.h"
 #include "inventory.h"
 #include "log.h"
+#include "remote.h"
 #include "session.h"
 #include "spool.h"
 #include "telemetry.h"
@@ -32,6 +36,8 @@
 
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +88,8 @@ struct agent {
     struct gf_buf rec;
     json_t *last_sample; /* the newest health sample: birth's inventory comes from it */
     struct gf_bundler *bundler;
+    struct gf_remote *remote;
+    atomic_int restart; /* agent.restart: leave the loop, then exec ourselves again */
 };
 
 /* One health sample into the spool. */
@@ -228,6 +236,50 @@ static void on_desired(void *ud, const void *payload, size_t len)
     gf_bundler_desired(a->bundler, payload, len);
 }
 
+static void on_command(void *ud, const void *payload, size_t len, long expiry_ms)
+{
+    struct agent *a = ud;
+
+    gf_remote_request(a->remote, payload, len, expiry_ms);
+}
+
+static void on_restart(void *ud)
+{
+    struct agent *a = ud;
+
+    atomic_store(&a->restart, 1);
+    if (a->session != NULL) {
+        gf_session_wake(a->session);
+    }
+}
+
+/* What a command's built-in waits for from the main thread (remote.h). */
+static void serve_remote(struct agent *a)
+{
+    switch (gf_remote_wanted(a->remote)) {
+    case GF_REMOTE_SAMPLE: {
+        sample_once(a); /* spooled and sent like any sample */
+        char at[40];
+        gf_time_format_rfc3339(gf_time_now_us(), at, sizeof(at));
+        json_t *r = json_pack("{s:s, s:O?}", "at", at, "sample", a->last_sample);
+        gf_remote_done(a->remote, GF_REMOTE_SAMPLE, r);
+        json_decref(r);
+        break;
+    }
+    case GF_REMOTE_BIRTH: {
+        send_birth(a);
+        json_t *inv = gf_inventory(&a->roots, a->last_sample);
+        json_t *r = json_pack("{s:b, s:o}", "birth_sent", gf_session_connected(a->session),
+                              "inventory", inv ? inv : json_object());
+        gf_remote_done(a->remote, GF_REMOTE_BIRTH, r);
+        json_decref(r);
+        break;
+    }
+    case GF_REMOTE_NONE:
+        break;
+    }
+}
+
 static int open_session(struct agent *a)
 {
     struct gf_session_opts o = {0};
@@ -243,10 +295,14 @@ static int open_session(struct agent *a)
     o.keepalive = (int)a->cfg.keepalive;
     o.on_desired = on_desired;
     o.desired_ud = a;
+    o.on_command = on_command;
+    o.command_ud = a;
+    o.session_expiry = a->cfg.session_expiry;
     if (gf_session_new(&o, &a->session) != GF_OK) {
         return 1;
     }
     gf_bundler_session(a->bundler, a->session);
+    gf_remote_session(a->remote, a->session);
     return 0;
 }
 
@@ -257,7 +313,7 @@ static int run(struct agent *a)
     long backoff = BACKOFF_MIN_MS;
     int connecting = 0;
 
-    while (!stop_signal) {
+    while (!stop_signal && !atomic_load(&a->restart)) {
         int64_t now = gf_time_mono_us();
         struct gf_session_event ev;
 
@@ -280,12 +336,14 @@ static int run(struct agent *a)
         }
         long wait_ms = (long)((next_sample - gf_time_mono_us()) / 1000);
         gf_session_wait(a->session, wait_ms < 1 ? 1 : wait_ms > 500 ? 500 : (int)wait_ms, &ev);
+        serve_remote(a);
         switch (ev.kind) {
         case GF_SEV_CONNECTED:
             connecting = 0;
             backoff = BACKOFF_MIN_MS;
             a->sent_us = 0; /* resend whatever was in flight on the old connection */
             send_birth(a);
+            gf_remote_connected(a->remote);
             break;
         case GF_SEV_LOST:
             connecting = 0;
@@ -303,6 +361,7 @@ static int run(struct agent *a)
                 return rc;
             }
             gf_bundler_session(a->bundler, NULL);
+            gf_remote_session(a->remote, NULL);
             gf_session_free(a->session);
             a->session = NULL;
             if (open_session(a) != 0) {
@@ -329,7 +388,8 @@ static int run(struct agent *a)
             break;
         }
     }
-    gf_log_info("stopping", "signal=%d", (int)stop_signal);
+    gf_log_info(atomic_load(&a->restart) ? "restarting (agent.restart)" : "stopping",
+                "signal=%d", (int)stop_signal);
     gf_session_close(a->session);
     return 0;
 }
@@ -421,6 +481,12 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (gf_remote_new(&a.cfg, a.bundler, on_restart, &a, &a.remote, &diag) != GF_OK) {
+        gf_log_error("cannot start commands and log streams", "where=%s error=\"%s\"",
+                     diag.where, diag.msg);
+        rc = 2;
+        goto out;
+    }
     if (open_session(&a) != 0) {
         gf_log_error("bad broker URL", "url=%s", a.cfg.broker_url ? a.cfg.broker_url : a.node.url);
         goto out;
@@ -429,6 +495,7 @@ int main(int argc, char **argv)
                 a.cfg.health_interval);
     rc = run(&a);
 out:
+    gf_remote_free(a.remote); /* before the session: its threads publish on it */
     gf_bundler_stop(a.bundler);
     gf_session_free(a.session);
     gf_spool_close(a.spool);
@@ -439,5 +506,11 @@ out:
     gf_buf_free(&a.batch.payload);
     memset(&a.node, 0, sizeof(a.node));
     gf_agent_config_free(&a.cfg);
+    if (rc == 0 && atomic_load(&a.restart)) {
+        /* agent.restart: the same program and arguments, as a fresh process image. */
+        execv("/proc/self/exe", argv);
+        fprintf(stderr, "gatefleet-agent: cannot restart: exec failed\n");
+        return 1;
+    }
     return rc;
 }

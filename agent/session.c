@@ -42,6 +42,12 @@ struct gf_session {
     atomic_llong sent_us;
     gf_session_desired_fn on_desired;
     void *desired_ud;
+    gf_session_cmd_fn on_command;
+    void *command_ud;
+    long session_expiry;
+    pthread_mutex_t rmu;   /* res_topic */
+    char res_topic[160];   /* where results go: the requests' response topic */
+    atomic_int chunks_inflight; /* log chunks not yet acknowledged */
 };
 
 static void post(struct gf_session *s, const struct gf_session_event *ev)
@@ -97,6 +103,33 @@ static void on_disconnected(void *ctx, MQTTProperties *props, enum MQTTReasonCod
     post_kind(s, GF_SEV_LOST);
 }
 
+/* A `cmd/req`: note its response topic when it lies under our root (the broker would
+ * refuse any other), and hand it over with what is left of its expiry. */
+static void command(struct gf_session *s, MQTTAsync_message *m)
+{
+    long expiry_ms = -1;
+    size_t rl = strlen(s->root);
+
+    if (MQTTProperties_hasProperty(&m->properties, MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL)) {
+        expiry_ms = 1000L * MQTTProperties_getNumericValue(
+                                &m->properties, MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL);
+    }
+    MQTTProperty *rt = MQTTProperties_getProperty(&m->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
+    if (rt != NULL && rt->value.data.len > (int)rl &&
+        rt->value.data.len < (int)sizeof(s->res_topic) &&
+        strncmp(rt->value.data.data, s->root, rl) == 0 &&
+        memchr(rt->value.data.data, '+', (size_t)rt->value.data.len) == NULL &&
+        memchr(rt->value.data.data, '#', (size_t)rt->value.data.len) == NULL) {
+        pthread_mutex_lock(&s->rmu);
+        memcpy(s->res_topic, rt->value.data.data, (size_t)rt->value.data.len);
+        s->res_topic[rt->value.data.len] = '\0';
+        pthread_mutex_unlock(&s->rmu);
+    }
+    if (s->on_command != NULL) {
+        s->on_command(s->command_ud, m->payload, (size_t)m->payloadlen, expiry_ms);
+    }
+}
+
 static int on_message(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
 {
     struct gf_session *s = ctx;
@@ -105,6 +138,12 @@ static int on_message(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
     size_t rl = strlen(s->root);
 
     (void)tlen;
+    if (strncmp(topic, s->root, rl) == 0 && strcmp(topic + rl, "cmd/req") == 0) {
+        command(s, m);
+        MQTTAsync_freeMessage(&m);
+        MQTTAsync_free(topic);
+        return 1;
+    }
     if (strncmp(topic, s->root, rl) == 0 && strcmp(topic + rl, "desired") == 0) {
         if (s->on_desired != NULL) {
             s->on_desired(s->desired_ud, m->payload, (size_t)m->payloadlen);
@@ -183,6 +222,7 @@ static void on_connected(void *ctx, MQTTAsync_successData5 *r)
     char topic[160], state[256];
 
     (void)r;
+    atomic_store(&s->chunks_inflight, 0);
     atomic_store(&s->connected, 1);
     snprintf(topic, sizeof(topic), "%sack", s->root);
     MQTTAsync_subscribe(s->client, topic, 1, &ro);
@@ -190,6 +230,11 @@ static void on_connected(void *ctx, MQTTAsync_successData5 *r)
         MQTTAsync_responseOptions dro = MQTTAsync_responseOptions_initializer;
         snprintf(topic, sizeof(topic), "%sdesired", s->root);
         MQTTAsync_subscribe(s->client, topic, 1, &dro);
+    }
+    if (s->on_command != NULL) {
+        MQTTAsync_responseOptions cro = MQTTAsync_responseOptions_initializer;
+        snprintf(topic, sizeof(topic), "%scmd/req", s->root);
+        MQTTAsync_subscribe(s->client, topic, 1, &cro);
     }
     int n = snprintf(state, sizeof(state),
                      "{\"state\":\"online\",\"boot_id\":\"%s\",\"session\":%llu}", s->boot_id,
@@ -237,6 +282,11 @@ enum gf_err gf_session_new(const struct gf_session_opts *o, struct gf_session **
     s->keepalive = o->keepalive;
     s->on_desired = o->on_desired;
     s->desired_ud = o->desired_ud;
+    s->on_command = o->on_command;
+    s->command_ud = o->command_ud;
+    s->session_expiry = o->session_expiry;
+    snprintf(s->res_topic, sizeof(s->res_topic), "%scmd/res", s->root);
+    pthread_mutex_init(&s->rmu, NULL);
     atomic_store(&s->rtt_ms, -1);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -265,6 +315,7 @@ void gf_session_free(struct gf_session *s)
     }
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->rmu);
     memset(s->password, 0, sizeof(s->password));
     gf_free(s);
 }
@@ -309,7 +360,17 @@ enum gf_err gf_session_connect(struct gf_session *s)
     will.retained = 1;
     cn.will = &will;
     cn.keepAliveInterval = s->keepalive;
-    cn.cleanstart = 1;
+    /* A persistent session keeps the commands sent while we are away (each until its
+     * expiry); the server's state and desired messages do not depend on it. */
+    cn.cleanstart = s->session_expiry <= 0;
+    MQTTProperties cprops = MQTTProperties_initializer;
+    MQTTProperty se;
+    memset(&se, 0, sizeof(se));
+    se.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
+    se.value.integer4 = (unsigned)(s->session_expiry > 0 ? s->session_expiry : 0);
+    if (s->session_expiry > 0 && MQTTProperties_add(&cprops, &se) == 0) {
+        cn.connectProperties = &cprops;
+    }
     cn.username = s->username;
     cn.password = s->password;
     cn.automaticReconnect = 0;
@@ -324,6 +385,7 @@ enum gf_err gf_session_connect(struct gf_session *s)
         cn.ssl = &ssl;
     }
     int rc = MQTTAsync_connect(s->client, &cn);
+    MQTTProperties_free(&cprops); /* paho copied them */
     if (rc != MQTTASYNC_SUCCESS) {
         gf_log_warn("connect not started", "rc=%d", rc);
         post_kind(s, GF_SEV_LOST);
@@ -386,6 +448,85 @@ enum gf_err gf_session_publish(struct gf_session *s, const char *suffix, const c
     }
     snprintf(topic, sizeof(topic), "%s%s", s->root, suffix);
     return publish(s, topic, payload, len, 0, strcmp(suffix, "health") == 0);
+}
+
+enum gf_err gf_session_publish_result(struct gf_session *s, const char *id, const char *payload,
+                                      size_t len)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    MQTTProperty corr;
+    char topic[160];
+
+    if (!atomic_load(&s->connected)) {
+        return GF_ERR_UNAVAILABLE;
+    }
+    pthread_mutex_lock(&s->rmu);
+    snprintf(topic, sizeof(topic), "%s", s->res_topic);
+    pthread_mutex_unlock(&s->rmu);
+    memset(&corr, 0, sizeof(corr));
+    corr.identifier = MQTTPROPERTY_CODE_CORRELATION_DATA;
+    corr.value.data.data = (char *)id;
+    corr.value.data.len = (int)strlen(id);
+    if (MQTTProperties_add(&m.properties, &corr) != 0) {
+        return GF_ERR_NOMEM;
+    }
+    m.payload = (void *)payload;
+    m.payloadlen = (int)len;
+    m.qos = 1;
+    ro.onFailure5 = on_publish_failed;
+    ro.context = s;
+    int rc = MQTTAsync_sendMessage(s->client, topic, &m, &ro);
+    MQTTProperties_free(&m.properties);
+    return rc == MQTTASYNC_SUCCESS ? GF_OK : GF_ERR_UNAVAILABLE;
+}
+
+/* One chunk less in flight; never below 0 (the count restarts at every connect, and a
+ * chunk of the old connection may still complete afterwards). */
+static void chunk_done(struct gf_session *s)
+{
+    int n = atomic_load(&s->chunks_inflight);
+
+    while (n > 0 && !atomic_compare_exchange_weak(&s->chunks_inflight, &n, n - 1)) {
+    }
+}
+
+static void on_chunk_done(void *ctx, MQTTAsync_successData5 *r)
+{
+    (void)r;
+    chunk_done(ctx);
+}
+
+static void on_chunk_failed(void *ctx, MQTTAsync_failureData5 *r)
+{
+    chunk_done(ctx);
+    on_publish_failed(ctx, r);
+}
+
+enum gf_err gf_session_publish_chunk(struct gf_session *s, const char *stream, const char *payload,
+                                     size_t len, unsigned max_inflight)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    char topic[200];
+
+    if (!atomic_load(&s->connected) || atomic_load(&s->chunks_inflight) >= (int)max_inflight) {
+        return GF_ERR_UNAVAILABLE;
+    }
+    snprintf(topic, sizeof(topic), "%slogs/%s", s->root, stream);
+    m.payload = (void *)payload;
+    m.payloadlen = (int)len;
+    m.qos = 1;
+    ro.onSuccess5 = on_chunk_done;
+    ro.onFailure5 = on_chunk_failed;
+    ro.context = s;
+    atomic_fetch_add(&s->chunks_inflight, 1);
+    int rc = MQTTAsync_sendMessage(s->client, topic, &m, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        chunk_done(s);
+        return GF_ERR_UNAVAILABLE;
+    }
+    return GF_OK;
 }
 
 long gf_session_rtt_ms(struct gf_session *s)

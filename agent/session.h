@@ -35,6 +35,10 @@ struct gf_session_event {
 /* Called on a paho thread with each `desired` message (retained: also on every connect). */
 typedef void (*gf_session_desired_fn)(void *ud, const void *payload, size_t len);
 
+/* Called on a paho thread with each `cmd/req` message; expiry_ms is what is left of its
+ * MQTT 5 message expiry (-1: none). Must return quickly. */
+typedef void (*gf_session_cmd_fn)(void *ud, const void *payload, size_t len, long expiry_ms);
+
 /* Plain value struct; strings borrowed for gf_session_new. */
 struct gf_session_opts {
     const char *url, *client_id, *username, *password, *topic_root;
@@ -44,6 +48,11 @@ struct gf_session_opts {
     int keepalive;
     gf_session_desired_fn on_desired; /* NULL: do not subscribe to `desired` */
     void *desired_ud;
+    gf_session_cmd_fn on_command;     /* NULL: do not subscribe to `cmd/req` */
+    void *command_ud;
+    /* Seconds the broker keeps the session while the agent is away (clean start off), and
+     * with it the commands sent meanwhile, each until its own expiry. 0: clean sessions. */
+    long session_expiry;
 };
 
 enum gf_err gf_session_new(const struct gf_session_opts *o, struct gf_session **out);
@@ -65,6 +74,17 @@ uint64_t gf_session_number(struct gf_session *s);
  * GF_ERR_UNAVAILABLE when not connected. Any thread. */
 enum gf_err gf_session_publish(struct gf_session *s, const char *suffix, const char *payload,
                                size_t len);
+
+/* A command result (`cmd/res`, or the response topic of the request when it lies under
+ * the topic root) with the command id as MQTT 5 correlation data. Any thread. */
+enum gf_err gf_session_publish_result(struct gf_session *s, const char *id, const char *payload,
+                                      size_t len);
+
+/* QoS 1 publish of a log chunk on `logs/<stream>`, with at most max_inflight of them
+ * unacknowledged: GF_ERR_UNAVAILABLE when that many are in flight or when not connected
+ * (the caller keeps the chunk and tries again). Any thread. */
+enum gf_err gf_session_publish_chunk(struct gf_session *s, const char *stream, const char *payload,
+                                     size_t len, unsigned max_inflight);
 
 /* Round-trip time of the last PUBACK in ms, -1 when none yet. */
 long gf_session_rtt_ms(struct gf_session *s);

@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * actions.c - the local action map (actions.h): parsing the `name = /abs/command args` file
- * into fixed argv vectors, and running one action as a child process. The child gets its own
- * process group, stdin from /dev/null, stdout and stderr on one pipe, the parent's environment
- * plus GATEFLEET_BUNDLE_DIR (the vector is built before fork, so the child only calls
- * async-signal-safe functions before execve), and default signal dispositions. The parent
- * reads the pipe with poll() in short slices, keeping the first GF_ACTIONS_OUTPUT bytes and
- * draining the rest, and checks the child with waitpid(WNOHANG) so a background grandchild
- * holding the pipe open cannot stall it. At the deadline the whole group gets SIGTERM, then
- * SIGKILL 2 s later if any member is left, and the child is always reaped.
+ * into fixed argv vectors, and running one action through the agent's child-process runner
+ * (proc.h: own process group, stdin from /dev/null, bounded output, the group killed at the
+ * deadline) with GATEFLEET_BUNDLE_DIR added to the environment. The output kept for the
+ * status reason is capped at GF_ACTIONS_OUTPUT bytes.
  */
 #define GF_LOG_MODULE "actions"
 #include "actions.h"
@@ -19,24 +15,12 @@
 #include "gf_limits.h"
 #include "log.h"
 #include "manifest.h"
+#include "proc.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-extern char **environ;
-
-#define SLICE_MS 50          /* poll / waitpid granularity */
-#define KILL_GRACE_MS 2000   /* SIGTERM -> SIGKILL */
-#define CLOSE_FDS_MAX 65536L /* child closes descriptors 3 .. min(OPEN_MAX, this) */
 #define ENV_NAME "GATEFLEET_BUNDLE_DIR="
 
 struct action {
@@ -111,9 +95,10 @@ static const char *split(struct action *act)
 }
 
 /* One line s[0..n) (no newline). where is "file:line". */
-static enum gf_err parse_line(struct gf_actions *map, const char *s, size_t n, const char *where,
+static enum gf_err parse_line(void *ud, const char *s, size_t n, const char *where,
                               struct gf_diag *diag)
 {
+    struct gf_actions *map = ud;
     const char *eq, *name, *cmd, *why;
     size_t nlen, clen;
     struct action *act;
@@ -172,60 +157,17 @@ static enum gf_err parse_line(struct gf_actions *map, const char *s, size_t n, c
     return GF_OK;
 }
 
-static enum gf_err parse(struct gf_actions *map, const char *path, const struct gf_buf *b,
-                         struct gf_diag *diag)
-{
-    const char *p = b->data != NULL ? b->data : "";
-    const char *end = p + b->len;
-    char where[128];
-    unsigned line = 0;
-
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-        enum gf_err err;
-        line++;
-        snprintf(where, sizeof(where), "%.100s:%u", path, line);
-        if (n > GF_LIMIT_CONFIG_LINE) {
-            return gf_diag_set(diag, GF_ERR_CONFIG, where, "line longer than %u bytes",
-                               GF_LIMIT_CONFIG_LINE);
-        }
-        if (memchr(p, '\0', n) != NULL) {
-            return gf_diag_set(diag, GF_ERR_CONFIG, where, "NUL byte in line");
-        }
-        err = parse_line(map, p, n, where, diag);
-        if (err != GF_OK) {
-            return err;
-        }
-        p += n + 1;
-    }
-    return GF_OK;
-}
-
 enum gf_err gf_actions_load(const char *path, struct gf_actions **out, struct gf_diag *diag)
 {
     struct gf_actions *map = gf_calloc(1, sizeof(*map));
-    struct gf_buf b;
     enum gf_err err = GF_OK;
 
-    gf_buf_init(&b, GF_LIMIT_CONFIG_FILE);
     if (map == NULL) {
         return GF_ERR_NOMEM;
     }
     if (path != NULL && path[0] != '\0') {
-        err = gf_file_read(path, &b);
-        if (err == GF_ERR_NOTFOUND) {
-            err = gf_diag_set(diag, err, "actions_file", "%s does not exist", path);
-        } else if (err == GF_ERR_TOOBIG) {
-            err = gf_diag_set(diag, GF_ERR_CONFIG, "actions_file", "%s is larger than %u bytes",
-                              path, GF_LIMIT_CONFIG_FILE);
-        } else if (err != GF_OK) {
-            err = gf_diag_set(diag, err, "actions_file", "cannot read %s", path);
-        } else {
-            err = parse(map, path, &b, diag);
-        }
+        err = gf_file_lines(path, "actions_file", parse_line, map, diag);
     }
-    gf_buf_free(&b);
     if (err != GF_OK) {
         gf_actions_free(map);
         return err;
@@ -252,165 +194,11 @@ int gf_actions_has(const struct gf_actions *a, const char *name)
 
 /* ---- running ---- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* The output being collected: out[0..kept) of keep bytes at most. */
-struct sink {
-    char *out;
-    size_t kept, keep;
-};
-
-/* Read what rfd has now (non-blocking); returns 1 at end of file. Bounded per call. */
-static int drain(int rfd, struct sink *s)
-{
-    char buf[4096];
-
-    for (int i = 0; i < 64; i++) {
-        ssize_t n = read(rfd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n == 0 || errno != EAGAIN;
-        }
-        size_t take = (size_t)n < s->keep - s->kept ? (size_t)n : s->keep - s->kept;
-        if (take > 0) {
-            memcpy(s->out + s->kept, buf, take);
-            s->kept += take;
-            s->out[s->kept] = '\0';
-        }
-    }
-    return 0;
-}
-
-/* SIGTERM to the group, SIGKILL after the grace period if any member is left; reaps pid. */
-static void kill_group(pid_t pid, int rfd, struct sink *s)
-{
-    int64_t until = now_ms() + KILL_GRACE_MS;
-    int reaped = 0, alive = 1, st;
-
-    kill(-pid, SIGTERM);
-    while (now_ms() < until) {
-        if (!reaped && waitpid(pid, &st, WNOHANG) != 0) {
-            reaped = 1; /* pid, or -1 (ECHILD): nothing left to reap */
-        }
-        if (reaped && kill(-pid, 0) != 0) {
-            alive = 0;
-            break;
-        }
-        drain(rfd, s);
-        sleep_ms(SLICE_MS / 2);
-    }
-    if (alive) {
-        kill(-pid, SIGKILL);
-    }
-    while (!reaped && waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-}
-
-/* Collect output and wait for pid until deadline. */
-static enum gf_action_outcome wait_child(pid_t pid, int rfd, int64_t deadline, struct sink *s)
-{
-    int eof = 0, st = 0;
-
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0) {
-            kill_group(pid, rfd, s);
-            return GF_ACTION_TIMEOUT;
-        }
-        int slice = left < SLICE_MS ? (int)left : SLICE_MS;
-        if (!eof) {
-            struct pollfd pfd = {rfd, POLLIN, 0};
-            if (poll(&pfd, 1, slice) > 0) {
-                eof = drain(rfd, s);
-            }
-        } else {
-            sleep_ms(slice);
-        }
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) {
-            drain(rfd, s); /* what is left in the pipe; a grandchild may still hold it */
-            return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? GF_ACTION_OK : GF_ACTION_FAILED;
-        }
-        if (r < 0 && errno != EINTR) {
-            return GF_ACTION_FAILED; /* ECHILD: SIGCHLD ignored, status lost */
-        }
-    }
-}
-
-/* In the child: only async-signal-safe calls. */
-static void child_exec(const struct action *act, char *const envp[], int wfd, int devnull,
-                       long maxfd)
-{
-    static const int sigs[] = {SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXFSZ};
-    sigset_t none;
-
-    setpgid(0, 0);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-        signal(sigs[i], SIG_DFL);
-    }
-    if (dup2(devnull, 0) < 0 || dup2(wfd, 1) < 0 || dup2(wfd, 2) < 0) {
-        _exit(126);
-    }
-    for (long fd = 3; fd < maxfd; fd++) {
-        close((int)fd);
-    }
-    execve(act->argv[0], act->argv, envp);
-    _exit(127);
-}
-
-/* environ plus GATEFLEET_BUNDLE_DIR=dir (replacing any). Caller frees with gf_free. */
-static char **make_env(char *var)
-{
-    size_t n = 0, k = 0;
-    char **envp;
-
-    while (environ != NULL && environ[n] != NULL) {
-        n++;
-    }
-    envp = gf_calloc(n + 2, sizeof(*envp));
-    if (envp == NULL) {
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(environ[i], ENV_NAME, strlen(ENV_NAME)) != 0) {
-            envp[k++] = environ[i];
-        }
-    }
-    envp[k] = var;
-    return envp;
-}
-
 static const char *outcome_word(enum gf_action_outcome oc)
 {
     static const char *const words[] = {"ok", "failed", "timeout", "unknown"};
 
     return words[oc];
-}
-
-static void close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
 }
 
 enum gf_action_outcome gf_actions_run(const struct gf_actions *a, const char *name,
@@ -419,17 +207,15 @@ enum gf_action_outcome gf_actions_run(const struct gf_actions *a, const char *na
 {
     const struct action *act = find(a, name);
     char var[PATH_MAX + sizeof(ENV_NAME)];
-    struct sink s = {out, 0, 0};
-    char **envp = NULL;
-    int p[2] = {-1, -1}, devnull = -1;
-    long maxfd = sysconf(_SC_OPEN_MAX);
-    enum gf_action_outcome oc = GF_ACTION_FAILED;
-    int64_t deadline = now_ms() + timeout_ms;
-    pid_t pid;
+    char *env_add[] = {var, NULL};
+    struct gf_proc_result res;
+    enum gf_action_outcome oc;
 
     if (out != NULL && cap > 0) {
         out[0] = '\0';
-        s.keep = cap - 1 < GF_ACTIONS_OUTPUT ? cap - 1 : GF_ACTIONS_OUTPUT;
+        if (cap > GF_ACTIONS_OUTPUT + 1) {
+            cap = GF_ACTIONS_OUTPUT + 1;
+        }
     }
     if (act == NULL) {
         return GF_ACTION_UNKNOWN;
@@ -437,34 +223,20 @@ enum gf_action_outcome gf_actions_run(const struct gf_actions *a, const char *na
     if (timeout_ms <= 0) {
         return GF_ACTION_TIMEOUT;
     }
-    if (maxfd < 0 || maxfd > CLOSE_FDS_MAX) {
-        maxfd = CLOSE_FDS_MAX;
-    }
     if (snprintf(var, sizeof(var), ENV_NAME "%s", bundle_dir != NULL ? bundle_dir : "") >=
-            (int)sizeof(var) ||
-        (envp = make_env(var)) == NULL || pipe(p) != 0 || fcntl(p[0], F_SETFD, FD_CLOEXEC) != 0 ||
-        fcntl(p[1], F_SETFD, FD_CLOEXEC) != 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) != 0 ||
-        (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-        gf_log_error("cannot prepare an action", "action=%s errno=%d", name, errno);
-        goto out;
+        (int)sizeof(var)) {
+        gf_log_error("cannot prepare an action", "action=%s reason=bundle_dir_too_long", name);
+        return GF_ACTION_FAILED;
     }
-    pid = fork();
-    if (pid < 0) {
-        gf_log_error("cannot fork an action", "action=%s errno=%d", name, errno);
-        goto out;
+    gf_log_info("running action", "action=%s timeout_ms=%ld", name, timeout_ms);
+    if (gf_proc_run(act->argv, env_add, timeout_ms, NULL, out, cap, &res) != GF_OK) {
+        gf_log_error("cannot start an action", "action=%s", name);
+        return GF_ACTION_FAILED;
     }
-    if (pid == 0) {
-        child_exec(act, envp, p[1], devnull, maxfd);
-    }
-    setpgid(pid, pid); /* also done by the child: the group exists before any kill */
-    close_fd(&p[1]);
-    gf_log_info("running action", "action=%s pid=%ld timeout_ms=%ld", name, (long)pid, timeout_ms);
-    oc = wait_child(pid, p[0], deadline, &s);
-    gf_log_info("action finished", "action=%s outcome=%s", name, outcome_word(oc));
-out:
-    close_fd(&devnull);
-    close_fd(&p[0]);
-    close_fd(&p[1]);
-    gf_free(envp);
+    oc = res.timed_out                      ? GF_ACTION_TIMEOUT
+         : res.exited && res.exit_code == 0 ? GF_ACTION_OK
+                                            : GF_ACTION_FAILED;
+    gf_log_info("action finished", "action=%s outcome=%s duration_ms=%ld", name, outcome_word(oc),
+                res.duration_ms);
     return oc;
 }

@@ -4,6 +4,8 @@
  */
 #include "file.h"
 
+#include "gf_limits.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -131,4 +133,55 @@ enum gf_err gf_file_mkdirs(const char *path, mode_t mode)
         }
     }
     return GF_OK;
+}
+
+static enum gf_err each_line(const char *path, const struct gf_buf *b, gf_file_line_fn fn,
+                             void *ud, struct gf_diag *diag)
+{
+    const char *p = b->data != NULL ? b->data : "";
+    const char *end = p + b->len;
+    char where[128];
+    unsigned line = 0;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+        enum gf_err err;
+        line++;
+        snprintf(where, sizeof(where), "%.100s:%u", path, line);
+        if (n > GF_LIMIT_CONFIG_LINE) {
+            return gf_diag_set(diag, GF_ERR_CONFIG, where, "line longer than %u bytes",
+                               GF_LIMIT_CONFIG_LINE);
+        }
+        if (memchr(p, '\0', n) != NULL) {
+            return gf_diag_set(diag, GF_ERR_CONFIG, where, "NUL byte in line");
+        }
+        if ((err = fn(ud, p, n, where, diag)) != GF_OK) {
+            return err;
+        }
+        p += n + 1;
+    }
+    return GF_OK;
+}
+
+enum gf_err gf_file_lines(const char *path, const char *key, gf_file_line_fn fn, void *ud,
+                          struct gf_diag *diag)
+{
+    struct gf_buf b;
+    enum gf_err err;
+
+    gf_buf_init(&b, GF_LIMIT_CONFIG_FILE);
+    err = gf_file_read(path, &b);
+    if (err == GF_ERR_NOTFOUND) {
+        err = gf_diag_set(diag, err, key, "%s does not exist", path);
+    } else if (err == GF_ERR_TOOBIG) {
+        err = gf_diag_set(diag, GF_ERR_CONFIG, key, "%s is larger than %u bytes", path,
+                          GF_LIMIT_CONFIG_FILE);
+    } else if (err != GF_OK) {
+        err = gf_diag_set(diag, err, key, "cannot read %s", path);
+    } else {
+        err = each_line(path, &b, fn, ud, diag);
+    }
+    gf_buf_free(&b);
+    return err;
 }
