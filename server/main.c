@@ -18,6 +18,8 @@
 #include "core/app.h"
 #include "core/masterkey.h"
 #include "core/pgembed.h"
+#include "events/bus.h"
+#include "events/logview.h"
 #include "http/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -105,34 +107,33 @@ static int serve(struct gf_app *app)
     struct gf_http *http = NULL;
     struct gf_diag diag = {{0}, {0}};
     sigset_t set;
-    int sig = 0;
+    int sig = 0, rc = 1;
 
     if (gf_fleet_start(app, &app->fleet) != GF_OK) {
         gf_log_error("cannot start the MQTT side", "error=%s", "fleet");
-        return 1;
+        goto out;
     }
     if (gf_rollout_engine_start(app, &app->rollouts) != GF_OK) {
         gf_log_error("cannot start the rollout engine", "error=%s", "rollouts");
-        gf_fleet_stop(app->fleet);
-        app->fleet = NULL;
-        return 1;
+        goto out;
+    }
+    if (gf_event_bus_start(app, &app->events) != GF_OK) {
+        gf_log_error("cannot start the event bus", "error=%s", "events");
+        goto out;
+    }
+    if (gf_logviews_start(app, &app->logviews) != GF_OK) {
+        gf_log_error("cannot start the log stream viewers", "error=%s", "logviews");
+        goto out;
     }
     if (gf_http_start(app, url, sizeof(url), &http, &diag) != GF_OK) {
         gf_log_error("cannot start HTTP", "key=%s error=\"%s\"", diag.where, diag.msg);
-        gf_rollout_engine_stop(app->rollouts);
-        app->rollouts = NULL;
-        gf_fleet_stop(app->fleet);
-        app->fleet = NULL;
-        return 1;
+        goto out;
     }
     if (app->cfg.ready_file != NULL && write_ready(app->cfg.ready_file, url) != 0) {
         gf_log_error("cannot write ready_file", "path=%s", app->cfg.ready_file);
         gf_http_stop(http, 0);
-        gf_rollout_engine_stop(app->rollouts);
-        app->rollouts = NULL;
-        gf_fleet_stop(app->fleet);
-        app->fleet = NULL;
-        return 1;
+        http = NULL;
+        goto out;
     }
     gf_log_info("listening", "url=%s web_root=%s", url,
                 app->cfg.web_root ? app->cfg.web_root : "-");
@@ -142,11 +143,19 @@ static int serve(struct gf_app *app)
     sigwait(&set, &sig);
     gf_log_info("stopping", "signal=%d", sig);
     gf_http_stop(http, app->cfg.shutdown_timeout);
+    http = NULL;
+    rc = 0;
+out:
+    /* After HTTP: no stream reads the ring or a log view any more. */
+    gf_logviews_stop(app->logviews);
+    app->logviews = NULL;
+    gf_event_bus_stop(app->events);
+    app->events = NULL;
     gf_rollout_engine_stop(app->rollouts);
     app->rollouts = NULL;
     gf_fleet_stop(app->fleet);
     app->fleet = NULL;
-    return 0;
+    return rc;
 }
 
 static int run(struct gf_app *app, enum command cmd, int argc, char **argv, int argi)

@@ -13,6 +13,9 @@ struct gf_db;
 struct gf_metrics;
 struct gf_fleet;
 struct gf_rollout_engine;
+struct gf_event_bus;
+struct gf_sse_hub;
+struct gf_logviews;
 
 struct gf_app {
     struct gf_server_config cfg;
@@ -22,6 +25,9 @@ struct gf_app {
     unsigned char master_key[32];
     struct gf_fleet *fleet;          /* MQTT side; NULL in subcommands */
     struct gf_rollout_engine *rollouts; /* rollout engine; NULL in subcommands */
+    struct gf_event_bus *events;        /* project event feed; NULL in subcommands */
+    struct gf_logviews *logviews;       /* log stream viewers; NULL in subcommands */
+    struct gf_sse_hub *sse;             /* event streams (http/sse.h); set by gf_http_start */
 };
 
 #endif

@@ -25,6 +25,13 @@ struct gf_server_config {
     long max_body_bytes;
     long max_upload_bytes;
     long shutdown_timeout;
+    long sse_max_clients;
+    long sse_heartbeat;
+    long sse_stall_timeout;
+    long sse_max_duration;
+    long sse_client_buffer;
+    long events_ring;
+    long events_ring_bytes;
     long session_ttl;
     long token_default_ttl;
     long login_max_failures;
@@ -41,6 +48,7 @@ struct gf_server_config {
     char *mqtt_ca_file;
     long mqtt_session_expiry;
     long fleet_interval_ms;
+    long mqtt_publishers;
     long rollout_interval_ms;
 };
 

@@ -11,6 +11,7 @@
 #include "req_impl.h"
 
 #include "../core/app.h"
+#include "../mqtt/fleet.h"
 #include "../store/db.h"
 #include "../store/q_access.h"
 #include "ids.h"
@@ -107,6 +108,9 @@ static enum gf_err resolve_scope(struct gf_req *r)
         [GF_SCOPE_BUNDLE] = {&gf_q_scope_bundle, "bundle_id"},
         [GF_SCOPE_SIGNING_KEY] = {&gf_q_scope_signing_key, "signing_key_id"},
         [GF_SCOPE_ROLLOUT] = {&gf_q_scope_rollout, "rollout_id"},
+        [GF_SCOPE_COMMAND] = {&gf_q_scope_command, "command_id"},
+        [GF_SCOPE_COMMAND_BATCH] = {&gf_q_scope_command_batch, "batch_id"},
+        [GF_SCOPE_LOG_STREAM] = {&gf_q_scope_log_stream, "stream_id"},
     };
     const struct gf_stmt *st = scopes[rt->scope].st;
     const char *id = gf_req_param(r, scopes[rt->scope].param);
@@ -314,6 +318,9 @@ static enum gf_err run_mutation(struct gf_req *r)
         }
         if (err == GF_OK) {
             err = gf_db_commit(db);
+        }
+        if (err == GF_OK && r->kick_fleet) {
+            gf_fleet_kick(r->app->fleet);
         }
         if (err != GF_OK) {
             gf_req_fail(r, err == GF_ERR_CONFLICT ? GF_ERR_CONFLICT : GF_ERR_UNAVAILABLE, "",

@@ -213,6 +213,23 @@ void gf_req_audit_actor(struct gf_req *r, const char *type, const char *id)
     snprintf(r->audit_actor_id, sizeof(r->audit_actor_id), "%s", id ? id : "");
 }
 
+const char *gf_req_requester(const struct gf_req *r, char *label, size_t cap)
+{
+    const struct gf_principal *w = &r->who;
+
+    if (w->kind == GF_AUTH_TOKEN) {
+        snprintf(label, cap, "token %s", w->token_prefix);
+    } else {
+        snprintf(label, cap, "%s", w->email);
+    }
+    return w->user_id[0] ? w->user_id : NULL;
+}
+
+void gf_req_kick_fleet(struct gf_req *r)
+{
+    r->kick_fleet = 1;
+}
+
 void gf_req_audit_tenant(struct gf_req *r, const char *tenant_id)
 {
     snprintf(r->audit_tenant, sizeof(r->audit_tenant), "%s", tenant_id ? tenant_id : "");

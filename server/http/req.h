@@ -105,6 +105,14 @@ void gf_req_audit_detail(struct gf_req *r, json_t *detail);
 /* The actor when it is not the authenticated principal (agents: type "node", id the node). */
 void gf_req_audit_actor(struct gf_req *r, const char *type, const char *id);
 
+/* Wake the fleet thread once the route's transaction committed (new commands to publish):
+ * woken before, it could look before the rows are visible. */
+void gf_req_kick_fleet(struct gf_req *r);
+
+/* Who asked, for rows that keep it: the user id (NULL for API tokens, which have none) and a
+ * label in label ("user@example.com" or "token gft_abc"). */
+const char *gf_req_requester(const struct gf_req *r, char *label, size_t cap);
+
 /* Status set so far (0 if none). */
 unsigned gf_req_status(const struct gf_req *r);
 

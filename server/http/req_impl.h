@@ -49,9 +49,11 @@ struct gf_req {
     const char *hdr_name[GF_REQ_MAX_HEADERS];
     const char *hdr_value[GF_REQ_MAX_HEADERS];
     size_t nhdr;
+    struct gf_sse *sse; /* an event stream claimed by gf_sse_open (sse.c) */
 
     /* problem to answer when the handler fails */
     enum gf_err fail_err;
+    int kick_fleet; /* gf_req_kick_fleet: wake the fleet thread after the commit */
     struct gf_diag diag;
 
     /* audit */
@@ -73,5 +75,9 @@ void gf_dispatch(struct gf_req *r);
 
 /* Serve a static file from web_root, or a 404 problem (static.c). */
 void gf_static_serve(struct gf_req *r);
+
+/* Queue r's event stream (sse.c): 1 with *ret set when it has one to send; 0 when it has
+ * none (a stream claimed but not started is released) and the normal response follows. */
+int gf_sse_queue(struct gf_req *r, enum MHD_Result *ret);
 
 #endif

@@ -96,9 +96,10 @@ void gf_router_print_json(FILE *out)
         [GF_SCOPE_PROJECT] = "project", [GF_SCOPE_NODE] = "node",
         [GF_SCOPE_CLUSTER] = "cluster", [GF_SCOPE_ENROLL_TOKEN] = "enrollment_token",
         [GF_SCOPE_BUNDLE] = "bundle",   [GF_SCOPE_SIGNING_KEY] = "signing_key",
-        [GF_SCOPE_ROLLOUT] = "rollout",
+        [GF_SCOPE_ROLLOUT] = "rollout", [GF_SCOPE_COMMAND] = "command",
+        [GF_SCOPE_COMMAND_BATCH] = "command_batch", [GF_SCOPE_LOG_STREAM] = "log_stream",
     };
-    _Static_assert(sizeof(scope) / sizeof(scope[0]) == GF_SCOPE_ROLLOUT + 1,
+    _Static_assert(sizeof(scope) / sizeof(scope[0]) == GF_SCOPE_LOG_STREAM + 1,
                    "every route scope has a name");
 
     fprintf(out, "[\n");

@@ -35,6 +35,9 @@ enum gf_route_scope {
     GF_SCOPE_BUNDLE,  /* {bundle_id} -> its project's tenant */
     GF_SCOPE_SIGNING_KEY, /* {signing_key_id} -> its project's tenant */
     GF_SCOPE_ROLLOUT,     /* {rollout_id} -> its project's tenant */
+    GF_SCOPE_COMMAND,     /* {command_id} -> its project's tenant */
+    GF_SCOPE_COMMAND_BATCH, /* {batch_id} -> its project's tenant */
+    GF_SCOPE_LOG_STREAM,  /* {stream_id} -> its project's tenant */
 };
 
 enum gf_route_flags {

@@ -161,6 +161,10 @@ const struct gf_route gf_routes[] = {
     {GF_GET, V1 "/projects/{project_id}/drift", gf_h_drift_list, GF_RA_ANY, GF_SCOPE_PROJECT,
      GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
 
+    /* the project's live event feed (Server-Sent Events) */
+    {GF_GET, V1 "/projects/{project_id}/events", gf_h_events, GF_RA_ANY, GF_SCOPE_PROJECT,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+
     /* rollouts */
     {GF_GET, V1 "/projects/{project_id}/rollouts", gf_h_rollouts_list, GF_RA_ANY,
      GF_SCOPE_PROJECT, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
@@ -178,6 +182,30 @@ const struct gf_route gf_routes[] = {
      GF_SCOPE_ROLLOUT, GF_ROLE_OPERATOR, "rollout.resume", "rollout", "rollout_id", 0},
     {GF_POST, V1 "/rollouts/{rollout_id}/cancel", gf_h_rollouts_act, GF_RA_ANY,
      GF_SCOPE_ROLLOUT, GF_ROLE_OPERATOR, "rollout.cancel", "rollout", "rollout_id", 0},
+
+    /* commands */
+    {GF_POST, V1 "/nodes/{node_id}/commands", gf_h_commands_create, GF_RA_ANY, GF_SCOPE_NODE,
+     GF_ROLE_OPERATOR, "command.create", "command", NULL, 0},
+    {GF_GET, V1 "/nodes/{node_id}/commands", gf_h_commands_list, GF_RA_ANY, GF_SCOPE_NODE,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_POST, V1 "/projects/{project_id}/commands", gf_h_commands_batch, GF_RA_ANY,
+     GF_SCOPE_PROJECT, GF_ROLE_OPERATOR, "command_batch.create", "command_batch", NULL, 0},
+    {GF_GET, V1 "/commands/{command_id}", gf_h_commands_get, GF_RA_ANY, GF_SCOPE_COMMAND,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_GET, V1 "/command-batches/{batch_id}", gf_h_batches_get, GF_RA_ANY,
+     GF_SCOPE_COMMAND_BATCH, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_GET, V1 "/command-batches/{batch_id}/commands", gf_h_batches_commands, GF_RA_ANY,
+     GF_SCOPE_COMMAND_BATCH, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+
+    /* log streams */
+    {GF_POST, V1 "/nodes/{node_id}/log-streams", gf_h_logstreams_create, GF_RA_ANY,
+     GF_SCOPE_NODE, GF_ROLE_OPERATOR, "log_stream.create", "log_stream", NULL, 0},
+    {GF_GET, V1 "/log-streams/{stream_id}", gf_h_logstreams_get, GF_RA_ANY, GF_SCOPE_LOG_STREAM,
+     GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_GET, V1 "/log-streams/{stream_id}/events", gf_h_logstreams_events, GF_RA_ANY,
+     GF_SCOPE_LOG_STREAM, GF_ROLE_VIEWER, NULL, NULL, NULL, 0},
+    {GF_DELETE, V1 "/log-streams/{stream_id}", gf_h_logstreams_delete, GF_RA_ANY,
+     GF_SCOPE_LOG_STREAM, GF_ROLE_OPERATOR, "log_stream.stop", "log_stream", "stream_id", 0},
 
     /* agents (node-signed downloads) */
     {GF_GET, V1 "/agent/bundles/{bundle_id}/manifest", gf_h_agent_manifest, GF_RA_NONE,

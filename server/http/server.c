@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "req_impl.h"
+#include "sse.h"
 #include "timefmt.h"
 
 #include <arpa/inet.h>
@@ -116,6 +117,9 @@ static enum MHD_Result queue(struct gf_req *r)
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
+    if (r->sse != NULL && gf_sse_queue(r, &ret)) {
+        return ret; /* an event stream (sse.c) */
+    }
     if (r->status == 0) {
         gf_req_fail(r, GF_ERR_INTERNAL, "", "no response");
         gf_problem_reply(r, GF_ERR_INTERNAL);
@@ -326,8 +330,9 @@ enum gf_err gf_http_start(struct gf_app *app, char *base_url, size_t cap, struct
     struct gf_http *h = gf_calloc(1, sizeof(*h));
     char host[256];
     int port;
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned conn_limit = 0;
     enum gf_err err = GF_OK;
 
     if (h == NULL) {
@@ -347,6 +352,11 @@ enum gf_err gf_http_start(struct gf_app *app, char *base_url, size_t cap, struct
         flags |= MHD_USE_TLS;
         app->tls = 1;
     }
+    /* Event streams: their hub sizes the connection limit to the open file limit. */
+    if ((err = gf_sse_hub_new(app, &conn_limit, &app->sse)) != GF_OK) {
+        gf_diag_set(diag, err, "sse_max_clients", "cannot start the event stream hub");
+        goto fail;
+    }
     struct MHD_OptionItem tls_opts[] = {
         {app->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->cert},
         {app->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->key},
@@ -357,7 +367,8 @@ enum gf_err gf_http_start(struct gf_app *app, char *base_url, size_t cap, struct
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                            MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_ARRAY, tls_opts,
+                            MHD_OPTION_END);
     if (h->d == NULL) {
         err = gf_diag_set(diag, GF_ERR_CONFIG, app->tls ? "tls_cert" : "listen",
                           "cannot start the HTTP daemon%s",
@@ -369,6 +380,8 @@ enum gf_err gf_http_start(struct gf_app *app, char *base_url, size_t cap, struct
     *out = h;
     return GF_OK;
 fail:
+    gf_sse_hub_free(app->sse);
+    app->sse = NULL;
     close(h->fd);
     gf_free(h->cert);
     gf_free(h->key);
@@ -385,6 +398,7 @@ void gf_http_stop(struct gf_http *h, long timeout_s)
     if (lfd != MHD_INVALID_SOCKET) {
         close(lfd);
     }
+    gf_sse_hub_shutdown(h->app->sse); /* event streams end now, not at the timeout */
     int64_t deadline = gf_time_mono_us() + (int64_t)timeout_s * 1000000;
     while (gf_metrics_inflight_now(h->app->metrics) > 0 && gf_time_mono_us() < deadline) {
         usleep(20000);
@@ -394,6 +408,8 @@ void gf_http_stop(struct gf_http *h, long timeout_s)
         gf_log_warn("stopping with requests still in flight", "count=%ld", left);
     }
     MHD_stop_daemon(h->d);
+    gf_sse_hub_free(h->app->sse);
+    h->app->sse = NULL;
     gf_free(h->cert);
     gf_free(h->key);
     gf_free(h);

@@ -20,13 +20,15 @@
 #include <string.h>
 #include <time.h>
 
-#define GF_MCONN_REFUSED_RING 64
+/* Outcomes of QoS 1 publishes by token (paho's message id, 1..65535). */
+#define GF_MCONN_TOKENS 65536
+enum { ACK_NONE, ACK_OK, ACK_REFUSED };
 
 struct gf_mconn {
     MQTTAsync client;
     struct gf_mconn_opts o;
     char *url, *client_id, *username, *password, *ca_file, *label;
-    char *subs[4];
+    char *subs[GF_MCONN_SUBS];
     atomic_int connected;
     atomic_uint connects; /* successful connects so far */
     /* Publishes sent and completed (PUBACK or refusal): gf_mconn_window keeps the number in
@@ -36,14 +38,17 @@ struct gf_mconn {
     pthread_cond_t wcv;
     unsigned long sent, done;
     atomic_uint receive_max; /* the broker's, from its last CONNACK (20 until one came) */
-    /* Tokens of publishes the broker refused (PUBACK reason >= 0x80): waitForCompletion
-     * counts those as completed too. A small ring is enough: callers wait right away. */
-    atomic_int refused[GF_MCONN_REFUSED_RING];
-    atomic_uint refused_next;
+    /* The last outcome of each token, written by paho's completion callbacks before they
+     * count the publish done: once nothing is in flight (gf_mconn_flush), it is the outcome
+     * of every publish sent before, whatever their number. */
+    atomic_uchar acks[GF_MCONN_TOKENS];
 };
 
-static void publish_done(struct gf_mconn *c)
+static void publish_done(struct gf_mconn *c, int token, unsigned char outcome)
 {
+    if (token > 0) {
+        atomic_store(&c->acks[(unsigned)token % GF_MCONN_TOKENS], outcome);
+    }
     pthread_mutex_lock(&c->wmu);
     c->done++;
     pthread_cond_broadcast(&c->wcv);
@@ -52,29 +57,31 @@ static void publish_done(struct gf_mconn *c)
 
 static void on_publish_ok(void *ctx, MQTTAsync_successData5 *r)
 {
-    (void)r;
-    publish_done(ctx);
+    publish_done(ctx, r ? r->token : 0, ACK_OK);
 }
 
 static void on_publish_refused(void *ctx, MQTTAsync_failureData5 *r)
 {
     struct gf_mconn *c = ctx;
-    unsigned slot = atomic_fetch_add(&c->refused_next, 1) % GF_MCONN_REFUSED_RING;
 
-    publish_done(c);
-    atomic_store(&c->refused[slot], r ? r->token : 0);
+    publish_done(c, r ? r->token : 0, ACK_REFUSED);
     gf_log_warn("publish refused by the broker", "conn=%s reason=%d", c->label,
                 r ? (int)r->reasonCode : -1);
 }
 
-static int was_refused(struct gf_mconn *c, int token)
+/* CLOCK_REALTIME (the condition variables' clock) timeout_ms from now. */
+static struct timespec deadline_in(long timeout_ms)
 {
-    for (unsigned i = 0; i < GF_MCONN_REFUSED_RING; i++) {
-        if (atomic_load(&c->refused[i]) == token) {
-            return 1;
-        }
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
     }
-    return 0;
+    return until;
 }
 
 static char *dup_or_null(const char *s)
@@ -114,7 +121,7 @@ static void on_connected(void *ctx, char *cause)
 {
     struct gf_mconn *c = ctx;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int qos[4] = {1, 1, 1, 1};
+    int qos[GF_MCONN_SUBS] = {1, 1, 1, 1, 1, 1, 1, 1};
 
     (void)cause;
     pthread_mutex_lock(&c->wmu);
@@ -141,6 +148,9 @@ static void on_lost(void *ctx, char *cause)
     struct gf_mconn *c = ctx;
 
     atomic_store(&c->connected, 0);
+    pthread_mutex_lock(&c->wmu);
+    pthread_cond_broadcast(&c->wcv); /* gf_mconn_wait gives up on a lost connection */
+    pthread_mutex_unlock(&c->wmu);
     gf_log_warn("connection lost", "conn=%s cause=%s", c->label, cause ? cause : "-");
 }
 
@@ -157,6 +167,7 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData5 *resp)
         max = v > 0 ? (unsigned)v : 1;
     }
     atomic_store(&c->receive_max, max);
+    gf_log_debug("connack", "conn=%s receive_max=%u has=%d", c->label, max, resp != NULL);
 }
 
 static void on_connect_failed(void *ctx, MQTTAsync_failureData5 *resp)
@@ -211,7 +222,7 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     c->password = dup_or_null(opts->password);
     c->ca_file = dup_or_null(opts->ca_file);
     c->label = dup_or_null(opts->label ? opts->label : "mqtt");
-    for (size_t i = 0; i < opts->nsubs && i < 4; i++) {
+    for (size_t i = 0; i < opts->nsubs && i < GF_MCONN_SUBS; i++) {
         c->subs[i] = dup_or_null(opts->subs[i]);
     }
     if (c->url == NULL || c->client_id == NULL || c->label == NULL) {
@@ -289,16 +300,9 @@ unsigned gf_mconn_receive_max(const struct gf_mconn *c)
 
 enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long timeout_ms)
 {
-    struct timespec until;
+    struct timespec until = deadline_in(timeout_ms);
     enum gf_err err = GF_OK;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&c->wmu);
     while (err == GF_OK && c->sent - c->done >= max_inflight) {
         if (pthread_cond_timedwait(&c->wcv, &c->wmu, &until) != 0) {
@@ -311,15 +315,108 @@ enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long
 
 enum gf_err gf_mconn_wait(struct gf_mconn *c, int token, long timeout_ms)
 {
-    if (MQTTAsync_waitForCompletion(c->client, token, (unsigned long)timeout_ms) !=
-        MQTTASYNC_SUCCESS) {
-        return GF_ERR_TIMEOUT;
+    struct timespec until = deadline_in(timeout_ms);
+
+    /* Not MQTTAsync_waitForCompletion: it polls every 100 ms. Completions count `done` up
+     * after paho dropped the message from its lists, so waiting on wcv for `done` to move
+     * after a negative check misses none; slices of 20 ms bound the cost if it did. */
+    for (;;) {
+        pthread_mutex_lock(&c->wmu);
+        unsigned long seen = c->done;
+        pthread_mutex_unlock(&c->wmu);
+        if (MQTTAsync_isComplete(c->client, token) == MQTTASYNC_TRUE) {
+            break;
+        }
+        struct timespec slice = deadline_in(20);
+        int expired = 0;
+        if (slice.tv_sec > until.tv_sec ||
+            (slice.tv_sec == until.tv_sec && slice.tv_nsec > until.tv_nsec)) {
+            slice = until;
+            expired = 1; /* this slice is the last one */
+        }
+        int timed_out = 0;
+        pthread_mutex_lock(&c->wmu);
+        while (!timed_out && c->done == seen && atomic_load(&c->connected)) {
+            timed_out = pthread_cond_timedwait(&c->wcv, &c->wmu, &slice) != 0;
+        }
+        int lost = !atomic_load(&c->connected);
+        pthread_mutex_unlock(&c->wmu);
+        if (lost || (timed_out && expired)) {
+            return GF_ERR_TIMEOUT;
+        }
     }
-    return was_refused(c, token) ? GF_ERR_PERM : GF_OK;
+    return atomic_load(&c->acks[(unsigned)token % GF_MCONN_TOKENS]) == ACK_REFUSED ? GF_ERR_PERM
+                                                                                  : GF_OK;
 }
+
+enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms)
+{
+    struct timespec until = deadline_in(timeout_ms);
+    enum gf_err err = GF_OK;
+
+    pthread_mutex_lock(&c->wmu);
+    while (err == GF_OK && c->sent != c->done) {
+        if (!atomic_load(&c->connected) || pthread_cond_timedwait(&c->wcv, &c->wmu, &until) != 0) {
+            err = GF_ERR_TIMEOUT;
+        }
+    }
+    pthread_mutex_unlock(&c->wmu);
+    return err;
+}
+
+enum gf_err gf_mconn_outcome(struct gf_mconn *c, int token)
+{
+    unsigned char v = token > 0 ? atomic_load(&c->acks[(unsigned)token % GF_MCONN_TOKENS]) : 0;
+
+    return v == ACK_OK ? GF_OK : GF_ERR_PERM;
+}
+
+static enum gf_err send_message(struct gf_mconn *c, const char *topic, const void *payload,
+                                size_t len, int qos, int retain, MQTTProperties *props,
+                                int *token);
 
 enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const void *payload,
                                    size_t len, int qos, int retain, int *token)
+{
+    return send_message(c, topic, payload, len, qos, retain, NULL, token);
+}
+
+enum gf_err gf_mconn_publish_req(struct gf_mconn *c, const char *topic, const void *payload,
+                                 size_t len, const struct gf_mconn_req *req, int *token)
+{
+    MQTTProperties props = MQTTProperties_initializer;
+    MQTTProperty p;
+    enum gf_err err = GF_ERR_NOMEM;
+
+    memset(&p, 0, sizeof(p));
+    p.identifier = MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL;
+    p.value.integer4 = (unsigned)req->expiry_s;
+    if (req->expiry_s > 0 && MQTTProperties_add(&props, &p) != 0) {
+        goto out;
+    }
+    memset(&p, 0, sizeof(p));
+    p.identifier = MQTTPROPERTY_CODE_RESPONSE_TOPIC;
+    p.value.data.data = (char *)req->response_topic;
+    p.value.data.len = req->response_topic ? (int)strlen(req->response_topic) : 0;
+    if (req->response_topic != NULL && MQTTProperties_add(&props, &p) != 0) {
+        goto out;
+    }
+    memset(&p, 0, sizeof(p));
+    p.identifier = MQTTPROPERTY_CODE_CORRELATION_DATA;
+    p.value.data.data = (char *)req->corr;
+    p.value.data.len = (int)req->corr_len;
+    if (req->corr != NULL && MQTTProperties_add(&props, &p) != 0) {
+        goto out;
+    }
+    err = send_message(c, topic, payload, len, 1, 0, &props, token);
+out:
+    MQTTProperties_free(&props);
+    return err;
+}
+
+static enum gf_err send_message(struct gf_mconn *c, const char *topic, const void *payload,
+                                size_t len, int qos, int retain, MQTTProperties *props,
+                                int *token)
 {
     MQTTAsync_message m = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -331,6 +428,9 @@ enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const 
     m.payloadlen = (int)len;
     m.qos = qos;
     m.retained = retain;
+    if (props != NULL) {
+        m.properties = *props; /* paho copies the properties when it queues the message */
+    }
     ro.onSuccess5 = on_publish_ok;
     ro.onFailure5 = on_publish_refused;
     ro.context = c;
@@ -341,7 +441,7 @@ enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const 
     pthread_mutex_unlock(&c->wmu);
     int rc = MQTTAsync_sendMessage(c->client, topic, &m, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
-        publish_done(c);
+        publish_done(c, 0, ACK_NONE);
     }
     if (rc == MQTTASYNC_DISCONNECTED) {
         return GF_ERR_UNAVAILABLE;
@@ -388,7 +488,7 @@ void gf_mconn_stop(struct gf_mconn *c)
     gf_free(c->password);
     gf_free(c->ca_file);
     gf_free(c->label);
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < GF_MCONN_SUBS; i++) {
         gf_free(c->subs[i]);
     }
     pthread_cond_destroy(&c->wcv);

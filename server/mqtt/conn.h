@@ -15,6 +15,8 @@
 
 struct gf_mconn;
 
+#define GF_MCONN_SUBS 8
+
 /* Called for each message; topic and payload are borrowed for the call. */
 typedef int (*gf_mconn_msg_fn)(void *ud, struct gf_mconn *c, const char *topic,
                                const void *payload, size_t len);
@@ -29,7 +31,7 @@ struct gf_mconn_opts {
     int clean_start;
     int session_expiry;     /* seconds the broker keeps the session (and queues QoS 1) */
     int keepalive;
-    const char *subs[4];    /* topic filters subscribed at QoS 1 after every connect */
+    const char *subs[GF_MCONN_SUBS]; /* topic filters subscribed at QoS 1 after every connect */
     size_t nsubs;
     gf_mconn_msg_fn on_msg;
     void *ud;
@@ -54,6 +56,19 @@ enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *
 enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const void *payload,
                                    size_t len, int qos, int retain, int *token);
 
+/* MQTT 5 request properties (commands): message expiry in seconds (0: none), response topic
+ * and correlation data (NULL: none). Strings are borrowed for the call. */
+struct gf_mconn_req {
+    int expiry_s;
+    const char *response_topic;
+    const void *corr;
+    size_t corr_len;
+};
+
+/* Publish a QoS 1 request with those properties; the token as for gf_mconn_publish_token. */
+enum gf_err gf_mconn_publish_req(struct gf_mconn *c, const char *topic, const void *payload,
+                                 size_t len, const struct gf_mconn_req *req, int *token);
+
 /* The broker's Receive Maximum from its last CONNACK (20 before the first). */
 unsigned gf_mconn_receive_max(const struct gf_mconn *c);
 
@@ -61,6 +76,17 @@ unsigned gf_mconn_receive_max(const struct gf_mconn *c);
  * unacknowledged (GF_ERR_TIMEOUT otherwise). Publishing past the broker's Receive Maximum
  * makes paho park messages until its send thread wakes up by itself (up to a second). */
 enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long timeout_ms);
+
+/* Wait up to timeout_ms until no publish of this session is in flight: each was acknowledged
+ * or refused (then gf_mconn_outcome tells which), GF_ERR_TIMEOUT otherwise, also when the
+ * connection was lost. Compare gf_mconn_connects before and after: publishes of a lost
+ * connection are counted done without an answer. For batches: one wait, exact outcomes. */
+enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms);
+
+/* After a GF_OK gf_mconn_flush, the outcome of the QoS 1 publish of token sent before it:
+ * GF_OK when the broker acknowledged it, GF_ERR_PERM when it refused it (or no answer is
+ * known). Valid until 65,535 more publishes reuse the token. */
+enum gf_err gf_mconn_outcome(struct gf_mconn *c, int token);
 
 /* Wait up to timeout_ms until the message of token is delivered (QoS 1: the broker's PUBACK).
  * GF_ERR_TIMEOUT when it was not (lost connection included), GF_ERR_PERM when the broker

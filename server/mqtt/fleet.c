@@ -23,6 +23,7 @@
 #include "../store/q_ingest.h"
 #include "alloc.h"
 #include "broker.h"
+#include "cmdout.h"
 #include "conn.h"
 #include "file.h"
 #include "ids.h"
@@ -33,6 +34,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,7 @@
 /* Unacknowledged desired publishes at most; also at most half the broker's Receive Maximum
  * (mosquitto's default is 20). */
 #define GF_DESIRED_WINDOW 256
+#define GF_DESIRED_SESSIONS_MAX 8 /* mqtt_publishers at most */
 
 struct cluster {
     char id[40];
@@ -58,6 +61,9 @@ struct cluster {
     struct gf_broker *admin;
     struct gf_mconn *ingest;
     struct gf_mconn *pub; /* desired messages: PUBACKs not queued behind agent traffic */
+    /* mqtt_publishers > 1: more desired sessions; nodes are hashed among pub and these */
+    struct gf_mconn *pub_more[GF_DESIRED_SESSIONS_MAX - 1];
+    unsigned npub; /* desired sessions: 1 + those in pub_more */
     int service_ready;
     int alive;
     unsigned desired_connects; /* ingest connects the desired outbox has seen */
@@ -113,6 +119,9 @@ static void cluster_stop(struct cluster *c)
     c->admin = NULL;
     gf_mconn_disconnect(c->ingest);
     gf_mconn_disconnect(c->pub);
+    for (unsigned k = 0; k + 1 < GF_DESIRED_SESSIONS_MAX; k++) {
+        gf_mconn_disconnect(c->pub_more[k]);
+    }
     c->alive = 0;
 }
 
@@ -155,6 +164,7 @@ static void cluster_start(struct gf_fleet *f, PGresult *res, int row)
 static void cluster_service(struct gf_fleet *f, struct cluster *c)
 {
     char password[48], client_id[64], s_state[96], s_birth[96], s_health[96], s_bundle[96];
+    char s_cmdres[96], s_logs[96];
     struct gf_diag d;
     struct gf_mconn_opts o = {0};
 
@@ -171,6 +181,8 @@ static void cluster_service(struct gf_fleet *f, struct cluster *c)
     snprintf(s_birth, sizeof(s_birth), "$share/gf-%.8s/gf/v1/n/+/birth", c->id);
     snprintf(s_health, sizeof(s_health), "$share/gf-%.8s/gf/v1/n/+/health", c->id);
     snprintf(s_bundle, sizeof(s_bundle), "$share/gf-%.8s/gf/v1/n/+/bundle/status", c->id);
+    snprintf(s_cmdres, sizeof(s_cmdres), "$share/gf-%.8s/gf/v1/n/+/cmd/res", c->id);
+    snprintf(s_logs, sizeof(s_logs), "$share/gf-%.8s/gf/v1/n/+/logs/+", c->id);
     o.url = c->url;
     o.client_id = client_id;
     o.username = GF_SERVICE_USER;
@@ -183,7 +195,9 @@ static void cluster_service(struct gf_fleet *f, struct cluster *c)
     o.subs[1] = s_birth;
     o.subs[2] = s_health;
     o.subs[3] = s_bundle;
-    o.nsubs = 4;
+    o.subs[4] = s_cmdres;
+    o.subs[5] = s_logs;
+    o.nsubs = 6;
     o.on_msg = on_agent_message;
     o.ud = f;
     o.label = "ingest";
@@ -200,6 +214,17 @@ static void cluster_service(struct gf_fleet *f, struct cluster *c)
         po.label = "desired";
         if (gf_mconn_start(&po, &c->pub) != GF_OK) {
             gf_log_warn("cannot start the desired-state session", "cluster=%s", c->id);
+        }
+        /* More of them (mqtt_publishers): each node always on the same one, by its id. */
+        c->npub = (unsigned)f->app->cfg.mqtt_publishers;
+        c->npub = c->npub < 1 ? 1 : c->npub > GF_DESIRED_SESSIONS_MAX ? GF_DESIRED_SESSIONS_MAX
+                                                                      : c->npub;
+        for (unsigned k = 1; k < c->npub; k++) {
+            snprintf(client_id, sizeof(client_id), "gfp%u-%s-%.8s", k, f->replica, c->id);
+            if (gf_mconn_start(&po, &c->pub_more[k - 1]) != GF_OK) {
+                gf_log_warn("cannot start a desired-state session", "cluster=%s session=%u",
+                            c->id, k);
+            }
         }
     }
     memset(password, 0, sizeof(password));
@@ -304,21 +329,51 @@ static void provision_cluster(struct gf_fleet *f, struct gf_dbconn *db, struct c
 
 /* ------------------------------------------------------------------ desired outbox */
 
-/* Publish the retained `desired` message of every node whose assignment changed (outbox
- * rows, worked with SKIP LOCKED so replicas share the work). A failed publish is retried
- * after a pause; nothing is marked published before the broker accepted it. */
-/* Publish one batch of due desired messages; returns how many were due. */
+/* The desired session of a node: FNV-1a of its id over the cluster's sessions, so a node's
+ * messages always take the same session and keep their order even when one is retried after
+ * a timeout. A session that could not start is replaced by the first, and that one by the
+ * ingest session. */
+static struct gf_mconn *desired_session(const struct cluster *c, const char *node)
+{
+    uint32_t h = 2166136261u;
+
+    for (const char *p = node; *p != '\0'; p++) {
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    }
+    unsigned k = c->npub > 1 ? h % c->npub : 0;
+    struct gf_mconn *s = k > 0 ? c->pub_more[k - 1] : NULL;
+    return s != NULL ? s : c->pub != NULL ? c->pub : c->ingest;
+}
+
+/* The number of unacknowledged publishes allowed on s: half the broker's Receive Maximum
+ * (the rest is for commands on the same session), at most GF_DESIRED_WINDOW. */
+static unsigned desired_window(struct gf_mconn *s)
+{
+    unsigned window = gf_mconn_receive_max(s) / 2;
+
+    return window < 1 ? 1 : window > GF_DESIRED_WINDOW ? GF_DESIRED_WINDOW : window;
+}
+
+/* Publish one batch of the retained `desired` messages of nodes whose assignment changed
+ * (outbox rows, taken with SKIP LOCKED so replicas share the work); returns how many were
+ * due. The rows stay locked until the broker acknowledged their messages: nothing is marked
+ * published before that, and a node's next generation cannot be published before the last
+ * one was. A failed publish is retried after a pause. */
 static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct cluster *c)
 {
     char limit[8], topic[96];
     int tokens[GF_DESIRED_BATCH];
+    struct gf_mconn *sess[GF_DESIRED_BATCH];
     PGresult *res = NULL;
     enum gf_err err;
 
-    /* The desired-state session, or the ingest session when that one could not start. */
-    struct gf_mconn *pc = c->pub != NULL ? c->pub : c->ingest;
-    if (c->ingest == NULL || !gf_mconn_connected(pc)) {
+    if (c->ingest == NULL || !gf_mconn_connected(c->pub != NULL ? c->pub : c->ingest)) {
         return 0;
+    }
+    for (unsigned k = 1; k < c->npub; k++) {
+        if (c->pub_more[k - 1] != NULL && !gf_mconn_connected(c->pub_more[k - 1])) {
+            return 0; /* (re)connecting: in a moment, rather than 5 s retries for its nodes */
+        }
     }
     unsigned connects = gf_mconn_connects(c->ingest);
     if (connects != c->desired_connects) {
@@ -336,6 +391,7 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
     }
     snprintf(limit, sizeof(limit), "%d", GF_DESIRED_BATCH);
     const char *p[2] = {c->id, limit};
+    int64_t t0 = gf_time_mono_us();
     if ((err = gf_db_exec(db, &gf_q_desired_due, p, &res)) != GF_OK) {
         log_db("desired due", err);
         gf_db_rollback(db);
@@ -343,29 +399,51 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
     }
     int rows = PQntuples(res);
     int64_t t_due = gf_time_mono_us();
-    int64_t window_deadline = t_due + GF_DESIRED_WAIT_MS * 1000LL;
-    unsigned window = gf_mconn_receive_max(pc) / 2;
-    window = window < 1 ? 1 : window > GF_DESIRED_WINDOW ? GF_DESIRED_WINDOW : window;
+    int64_t deadline = t_due + GF_DESIRED_WAIT_MS * 1000LL;
+    /* The sessions this batch uses, each with its connect count before the first publish. */
+    struct gf_mconn *used[GF_DESIRED_SESSIONS_MAX + 1];
+    unsigned epoch[GF_DESIRED_SESSIONS_MAX + 1], nsess = 0;
     for (int r = 0; r < rows; r++) {
         const char *node = PQgetvalue(res, r, 0), *payload = PQgetvalue(res, r, 2);
-        long left = (long)((window_deadline - gf_time_mono_us()) / 1000);
-        snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", node);
+        long left = (long)((deadline - gf_time_mono_us()) / 1000);
+        sess[r] = desired_session(c, node);
         tokens[r] = -1;
-        if (left > 0 && gf_mconn_window(pc, window, left) == GF_OK &&
-            gf_mconn_publish_token(pc, topic, payload, strlen(payload), 1, 1, &tokens[r]) !=
+        unsigned k = 0;
+        while (k < nsess && used[k] != sess[r]) {
+            k++;
+        }
+        if (k == nsess && nsess < GF_DESIRED_SESSIONS_MAX + 1) {
+            used[nsess] = sess[r];
+            epoch[nsess++] = gf_mconn_connects(sess[r]);
+        }
+        snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", node);
+        if (left > 0 && gf_mconn_window(sess[r], desired_window(sess[r]), left) == GF_OK &&
+            gf_mconn_publish_token(sess[r], topic, payload, strlen(payload), 1, 1, &tokens[r]) !=
                 GF_OK) {
             tokens[r] = -1;
         }
     }
-    /* Only what the broker acknowledged counts as published; one deadline for the whole
-     * batch, so a stalled broker holds these rows (and the fleet thread) for seconds, not
-     * for 5 s per message. The outcome is written back in two statements, not per node. */
-    int64_t deadline = gf_time_mono_us() + GF_DESIRED_WAIT_MS * 1000LL;
+    int64_t t_sent = gf_time_mono_us();
+    /* Only what the broker acknowledged counts as published: each session is flushed (one
+     * deadline for the whole batch, so a stalled broker holds these rows and the fleet
+     * thread for seconds, not for 5 s per message), then each publish's outcome read. A
+     * session that reconnected meanwhile lost its answers: its rows are retried. The
+     * outcome is written back in two statements, not per node. */
+    deadline = t_sent + GF_DESIRED_WAIT_MS * 1000LL;
+    int flushed[GF_DESIRED_SESSIONS_MAX + 1];
+    for (unsigned k = 0; k < nsess; k++) {
+        long left = (long)((deadline - gf_time_mono_us()) / 1000);
+        flushed[k] = left > 0 && gf_mconn_flush(used[k], left) == GF_OK &&
+                     gf_mconn_connects(used[k]) == epoch[k];
+    }
     json_t *done = json_array(), *failed = json_array();
     for (int r = 0; r < rows; r++) {
-        long left = (long)((deadline - gf_time_mono_us()) / 1000);
-        int ok = tokens[r] >= 0 && left > 0 && gf_mconn_connected(pc) &&
-                 gf_mconn_wait(pc, tokens[r], left) == GF_OK;
+        unsigned k = 0;
+        while (k < nsess && used[k] != sess[r]) {
+            k++;
+        }
+        int ok = tokens[r] >= 0 && k < nsess && flushed[k] &&
+                 gf_mconn_outcome(sess[r], tokens[r]) == GF_OK;
         json_array_append_new(ok ? done : failed,
                               json_pack("{s:s, s:I}", "n", PQgetvalue(res, r, 0), "g",
                                         (json_int_t)strtoll(PQgetvalue(res, r, 1), NULL, 10)));
@@ -393,9 +471,13 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
         gf_db_rollback(db);
         return 0;
     }
-    gf_log_debug("desired published", "rows=%d acked_ms=%lld marked_ms=%lld", rows,
-                 (long long)(t_acked - t_due) / 1000,
-                 (long long)(gf_time_mono_us() - t_acked) / 1000);
+    if (rows > 0) {
+        gf_log_debug("desired published",
+                     "rows=%d sessions=%u due_ms=%lld sent_ms=%lld acked_ms=%lld marked_ms=%lld",
+                     rows, c->npub, (long long)(t_due - t0) / 1000,
+                     (long long)(t_sent - t_due) / 1000, (long long)(t_acked - t_sent) / 1000,
+                     (long long)(gf_time_mono_us() - t_acked) / 1000);
+    }
     return rows;
 }
 
@@ -482,6 +564,8 @@ static void *fleet_main(void *arg)
                 if (c->alive) {
                     cluster_service(f, c);
                     provision_cluster(f, db, c);
+                    /* Commands first: an operator is waiting for them. */
+                    gf_cmdout_publish(db, c->id, c->pub != NULL ? c->pub : c->ingest);
                     /* Whole rollout waves at once: batch after batch while they are full. */
                     for (int i = 0;
                          i < GF_DESIRED_ROUNDS && publish_desired(f, db, c) == GF_DESIRED_BATCH;
@@ -490,6 +574,7 @@ static void *fleet_main(void *arg)
                 }
             }
             overdue(f, db);
+            gf_cmdout_sweep(db);
             gf_db_release(f->app->db, db);
         }
         struct timespec until;
@@ -596,6 +681,9 @@ void gf_fleet_stop(struct gf_fleet *f)
         cluster_stop(c);
         gf_mconn_stop(c->ingest);
         gf_mconn_stop(c->pub);
+        for (unsigned k = 0; k + 1 < GF_DESIRED_SESSIONS_MAX; k++) {
+            gf_mconn_stop(c->pub_more[k]);
+        }
         gf_free(c);
     }
     pthread_cond_destroy(&f->cv);

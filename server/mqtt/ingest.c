@@ -17,6 +17,7 @@
 
 #include "../core/app.h"
 #include "../store/db.h"
+#include "../store/q_commands.h"
 #include "../store/q_rollouts.h"
 #include "../store/q_ingest.h"
 #include "alloc.h"
@@ -40,14 +41,15 @@
 #define GF_INGEST_FUTURE_US (24LL * 3600 * 1000000) /* later than this: clock skew */
 #define GF_INGEST_BATCH_BYTES (512u * 1024u)         /* payload bytes per transaction */
 
-enum kind { K_STATE, K_BIRTH, K_HEALTH, K_BUNDLE };
+enum kind { K_STATE, K_BIRTH, K_HEALTH, K_BUNDLE, K_CMDRES, K_LOGS };
 
 struct item {
     struct item *next;
     struct gf_mconn *conn;
     enum kind kind;
     char node[40];
-    char *payload; /* NUL-terminated copy */
+    char stream[40]; /* K_LOGS: the stream id of the topic */
+    char *payload;   /* NUL-terminated copy */
     size_t len;
 };
 
@@ -94,7 +96,7 @@ static void item_free(struct item *it)
 }
 
 /* "gf/v1/n/<uuid>/<kind>" -> node, kind. */
-static int parse_topic(const char *topic, char *node, enum kind *kind)
+static int parse_topic(const char *topic, char *node, char *stream, enum kind *kind)
 {
     static const char prefix[] = "gf/v1/n/";
     const char *p = topic, *slash;
@@ -120,6 +122,12 @@ static int parse_topic(const char *topic, char *node, enum kind *kind)
         *kind = K_HEALTH;
     } else if (strcmp(slash + 1, "bundle/status") == 0) {
         *kind = K_BUNDLE;
+    } else if (strcmp(slash + 1, "cmd/res") == 0) {
+        *kind = K_CMDRES;
+    } else if (strncmp(slash + 1, "logs/", 5) == 0 && strlen(slash + 6) == 36 &&
+               gf_uuid_valid(slash + 6)) {
+        *kind = K_LOGS;
+        memcpy(stream, slash + 6, 37);
     } else {
         return 0;
     }
@@ -151,10 +159,10 @@ int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *top
                    const void *payload, size_t len)
 {
     struct item *it;
-    char node[40];
+    char node[40], stream[40] = "";
     enum kind kind;
 
-    if (!parse_topic(topic, node, &kind)) {
+    if (!parse_topic(topic, node, stream, &kind)) {
         count_drop(ing, D_TOPIC);
         return 1;
     }
@@ -181,6 +189,7 @@ int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *top
     it->conn = conn;
     it->kind = kind;
     memcpy(it->node, node, sizeof(node));
+    memcpy(it->stream, stream, sizeof(stream));
     atomic_fetch_add(&ing->received, 1);
     pthread_mutex_lock(&ln->mu);
     if (ln->tail) {
@@ -238,6 +247,8 @@ struct batch {
     json_t *seen;             /* [{n, session, boot, dropped}] */
     json_t *events;           /* [{kind, node, ...}] presence and births in arrival order */
     json_t *bundles;          /* [{n, bundle, version, sha, state, reason, gen, o}] */
+    json_t *cmdres;           /* [{n, id, status, exit_code, ..., o}] (cmd/res) */
+    json_t *chunks;           /* [{n, s, seq, c, end, reason, lines, dropped}] (logs/...) */
     json_t *node_conn;        /* node -> index of the item whose conn acks it */
     struct health_rec *scratch; /* GF_LIMIT_HEALTH_RECORDS: one message's records */
 };
@@ -500,6 +511,80 @@ static int add_bundle(struct batch *b, const struct item *it, const json_t *msg)
     return ev != NULL && json_array_append_new(b->bundles, ev) == 0;
 }
 
+/* A cmd/res message: {id, status, exit_code?, signal?, output?, output_truncated?, error?,
+ * duration_ms?, result?} (agent/cmd/cmd.h). Only the node the command was for can end it:
+ * the statement matches on both. */
+static int add_cmdres(struct batch *b, const struct item *it, const json_t *msg)
+{
+    static const char *const states[] = {"running", "succeeded", "failed", "timed_out",
+                                         "rejected"};
+    const char *id = str_field(msg, "id", 36), *status = str_field(msg, "status", 16);
+    const json_t *out = json_object_get(msg, "output"), *res = json_object_get(msg, "result");
+    const char *error = str_field(msg, "error", 1000);
+    long long code = 0, sig = 0, dur = 0;
+    int known = 0;
+
+    for (size_t i = 0; status != NULL && i < sizeof(states) / sizeof(states[0]); i++) {
+        known |= strcmp(status, states[i]) == 0;
+    }
+    if (!known || id == NULL || !gf_uuid_valid(id) || (out != NULL && !json_is_string(out) &&
+                                                       !json_is_null(out)) ||
+        (json_is_integer(json_object_get(msg, "exit_code")) &&
+         !int_field(msg, "exit_code", -1000, 1000, &code)) ||
+        (json_is_integer(json_object_get(msg, "signal")) &&
+         !int_field(msg, "signal", 0, 128, &sig)) ||
+        (json_is_integer(json_object_get(msg, "duration_ms")) &&
+         !int_field(msg, "duration_ms", 0, INT64_MAX, &dur))) {
+        return 0;
+    }
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:O?, s:b, s:s?, s:O?, s:I}", "n", it->node, "id", id,
+                           "status", status, "output", json_is_string(out) ? out : NULL,
+                           "trunc", json_is_true(json_object_get(msg, "output_truncated")),
+                           "error", error, "result", res && !json_is_null(res) ? res : NULL,
+                           "o", (json_int_t)json_array_size(b->cmdres));
+    if (ev != NULL && json_is_integer(json_object_get(msg, "exit_code"))) {
+        json_object_set_new(ev, "exit_code", json_integer(code));
+    }
+    if (ev != NULL && json_is_integer(json_object_get(msg, "signal"))) {
+        json_object_set_new(ev, "signal", json_integer(sig));
+    }
+    if (ev != NULL && json_is_integer(json_object_get(msg, "duration_ms"))) {
+        json_object_set_new(ev, "dur", json_integer(dur));
+    }
+    return ev != NULL && json_array_append_new(b->cmdres, ev) == 0;
+}
+
+/* A logs/{stream} chunk: {stream, seq, lines: [text...], dropped?, end?, reason?}, stored as
+ * compact JSON: one line, as an SSE data field must be (the viewers get that text). */
+static int add_chunk(struct batch *b, const struct item *it, const json_t *msg)
+{
+    const char *stream = str_field(msg, "stream", 36), *reason = str_field(msg, "reason", 300);
+    const json_t *lines = json_object_get(msg, "lines"), *line;
+    long long seq = 0, dropped = 0;
+    size_t i;
+
+    if (stream == NULL || strcmp(stream, it->stream) != 0 ||
+        !int_field(msg, "seq", 1, INT64_MAX, &seq) || (lines != NULL && !json_is_array(lines)) ||
+        (json_object_get(msg, "dropped") && !int_field(msg, "dropped", 0, INT64_MAX, &dropped))) {
+        return 0;
+    }
+    json_array_foreach(lines, i, line) {
+        if (!json_is_string(line)) {
+            return 0;
+        }
+    }
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_t *ev = text == NULL ? NULL
+                              : json_pack("{s:s, s:s, s:I, s:s, s:b, s:s?, s:I, s:I}", "n",
+                                          it->node, "s", it->stream, "seq", (json_int_t)seq, "c",
+                                          text, "end", json_is_true(json_object_get(msg, "end")),
+                                          "reason", reason, "lines",
+                                          (json_int_t)json_array_size(lines), "dropped",
+                                          (json_int_t)dropped);
+    free(text);
+    return ev != NULL && json_array_append_new(b->chunks, ev) == 0;
+}
+
 /* Parse one item into the batch; counts and skips malformed ones. */
 static void add_item(struct gf_ingest *ing, struct batch *b, const struct item *it, size_t idx)
 {
@@ -513,6 +598,8 @@ static void add_item(struct gf_ingest *ing, struct batch *b, const struct item *
     } else {
         ok = it->kind == K_STATE    ? add_state(b, it, msg)
              : it->kind == K_BUNDLE ? add_bundle(b, it, msg)
+             : it->kind == K_CMDRES ? add_cmdres(b, it, msg)
+             : it->kind == K_LOGS   ? add_chunk(b, it, msg)
                                     : add_birth(b, it, msg);
         json_decref(msg);
     }
@@ -614,6 +701,14 @@ static enum gf_err run_batch(struct gf_ingest *ing, struct gf_dbconn *db, struct
         (err = exec_json(db, &gf_q_bundle_status_batch, b->bundles, NULL)) != GF_OK) {
         goto fail;
     }
+    if (json_array_size(b->cmdres) > 0 &&
+        (err = exec_json(db, &gf_q_command_results, b->cmdres, NULL)) != GF_OK) {
+        goto fail;
+    }
+    if (json_array_size(b->chunks) > 0 &&
+        (err = exec_json(db, &gf_q_log_chunks, b->chunks, NULL)) != GF_OK) {
+        goto fail;
+    }
     if (b->nrecs > 0) {
         const char *p[1] = {b->recs.data};
         if ((err = gf_db_exec(db, &gf_q_ingest_health, p, acks)) != GF_OK ||
@@ -670,6 +765,8 @@ static void batch_free(struct batch *b)
     json_decref(b->seen);
     json_decref(b->events);
     json_decref(b->bundles);
+    json_decref(b->cmdres);
+    json_decref(b->chunks);
     json_decref(b->node_conn);
 }
 
@@ -681,9 +778,12 @@ static int batch_init(struct batch *b)
     b->seen = json_array();
     b->events = json_array();
     b->bundles = json_array();
+    b->cmdres = json_array();
+    b->chunks = json_array();
     b->node_conn = json_object();
     b->scratch = gf_calloc(GF_LIMIT_HEALTH_RECORDS, sizeof(*b->scratch));
-    return b->lock_ids && b->seen && b->scratch && b->events && b->bundles && b->node_conn;
+    return b->lock_ids && b->seen && b->scratch && b->events && b->bundles && b->cmdres &&
+           b->chunks && b->node_conn;
 }
 
 /* Take up to max items off the queue (waits for the first). NULL when stopping and empty. */

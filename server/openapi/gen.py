@@ -297,6 +297,65 @@ for verb, what in (("start", "Start a draft: take its targets"), ("pause", "Paus
                    ("resume", "Resume a paused rollout (after a wave's pause or a missed success condition: the next wave)"),
                    ("cancel", "Cancel: pending targets cancelled, notified ones get their previous desired state back")):
     add(f"/rollouts/{{rollout_id}}/{verb}", "post", op(verb + "Rollout", what, "operator", [RO, IDEM], None, {**ok(200, ref("Rollout")), **errs(400, 401, 403, 404, 409)}))
+# ---- the project event feed (docs/api.md "Event feed", docs/internals/events.md)
+schemas["ProjectEvent"] = obj({"id": {"type": "integer", "description": "commit-ordered; the SSE id"}, "project_id": UUID, "at": TS,
+    "kind": S(description="node.online, node.offline, node.enrollment_requested, node.accepted, node.rejected, node.decommissioned, rollout.<change>, reset"),
+    "data": {"type": "object"}}, ["id", "project_id", "at", "kind", "data"])
+add("/projects/{project_id}/events", "get", op("streamProjectEvents", "The project's live event feed as Server-Sent Events (resume with Last-Event-ID)", "viewer",
+    [PR, {"name": "Last-Event-ID", "in": "header", "required": False, "schema": S(pattern="^[0-9]{1,19}$"), "description": "resume after this event (EventSource sends it when it reconnects)"},
+     Q("last_event_id", "resume after this event (when the header cannot be set)", S(pattern="^[0-9]{1,19}$")),
+     Q("recent", "without a resume point: start with this many latest events", {"type": "integer", "minimum": 0, "maximum": 1000, "default": 0}),
+     Q("kinds", "comma-separated kinds; a trailing * matches a prefix (node.*,rollout.failed)")], None,
+    {"200": {"description": "text/event-stream: `id: <event id>`, `event: <kind>`, `data: <ProjectEvent JSON>` per event; `: keepalive` comments when idle; an event `reset` (data {reason, after}) when too much was missed to resume: reload, then continue",
+             "content": {"text/event-stream": {"schema": S()}}},
+     **errs(400, 401, 404, 503)}))
+# ---- remote commands and log streams (docs/commands.md, docs/internals/commands.md)
+CSTATES = ["queued", "sent", "running", "succeeded", "failed", "timed_out", "expired", "rejected"]
+INT = {"type": "integer"}
+schemas["Command"] = obj({"id": UUID, "project_id": UUID, "node_id": UUID, "batch_id": nullable(UUID),
+    "name": S(), "args": {"type": "object"}, "timeout_ms": INT, "state": S(enum=CSTATES),
+    "exit_code": nullable(INT), "signal": nullable(INT), "output": nullable(S(description="bounded by the agent's commands_output_max")),
+    "output_truncated": nullable({"type": "boolean"}), "result": nullable({"type": "object"}), "error": nullable(S()),
+    "duration_ms": nullable(INT), "requested_by": nullable(UUID), "requested_label": nullable(S()), "created_at": TS,
+    "deadline_at": TS, "sent_at": nullable(TS), "started_at": nullable(TS), "finished_at": nullable(TS)}, ["id", "node_id", "name", "state"])
+schemas["CommandBatch"] = obj({"id": UUID, "project_id": UUID, "selector": S(), "name": S(), "args": {"type": "object"},
+    "timeout_ms": INT, "concurrency": INT, "total": INT, "requested_by": nullable(UUID), "requested_label": nullable(S()),
+    "created_at": TS, "counts": {"type": "object", "description": "commands per state"}, "done": INT}, ["id", "total", "counts", "done"])
+schemas["LogStream"] = obj({"id": UUID, "project_id": UUID, "node_id": UUID, "source": {"type": "object"},
+    "state": S(enum=["requested", "streaming", "ended", "failed"]), "reason": nullable(S()), "command_id": nullable(UUID),
+    "last_seq": INT, "lines": INT, "dropped": INT, "requested_by": nullable(UUID), "created_at": TS, "ends_at": TS,
+    "ended_at": nullable(TS)}, ["id", "node_id", "state"])
+schemas["ListOfCommand"] = obj({"items": {"type": "array", "items": ref("Command")}, "next_cursor": nullable(S())}, ["items", "next_cursor"])
+CMDBODY = {"name": S(pattern="^[a-z0-9._:-]{1,64}$", description="ping, health.now, inventory.refresh, bundle.status, logs.tail, agent.restart or a name of the station's allowlist"),
+    "args": {"type": "object", "description": "at most 16 KiB as JSON; validated by the station"},
+    "timeout_s": {"type": "integer", "minimum": 1, "maximum": 3600, "default": 30, "description": "deadline from now; also the MQTT message expiry"}}
+CM, BA, LS = P("command_id", "command"), P("batch_id", "command batch"), P("stream_id", "log stream")
+CSTATE_Q = Q("state", "command state", S(enum=CSTATES))
+add("/nodes/{node_id}/commands", "post", op("createCommand", "Run an allowlisted command on a node (202: queued; follow it with GET /commands/{id})", "operator", [NODE, IDEM],
+    body(CMDBODY, ["name"]), {**ok(202, ref("Command")), **errs(*MUT, 409, 422)}))
+add("/nodes/{node_id}/commands", "get", op("listNodeCommands", "Commands of a node, oldest first", "viewer", [NODE, CSTATE_Q] + PAGE, None,
+    {**ok(200, ref("ListOfCommand")), **errs(400, 401, 404)}))
+add("/projects/{project_id}/commands", "post", op("createCommandBatch", "Run a command on every accepted node a label selector matches, at most `concurrency` at once", "operator", [PR, IDEM],
+    body(dict(CMDBODY, selector=S(minLength=1, maxLength=1024, description="label selector"), concurrency={"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}), ["name", "selector"]),
+    {**ok(202, ref("CommandBatch")), **errs(*MUT, 409, 422)}))
+add("/commands/{command_id}", "get", op("getCommand", "A command: state, exit code, bounded output, result", "viewer", [CM], None, {**ok(200, ref("Command")), **errs(400, 401, 404)}))
+add("/command-batches/{batch_id}", "get", op("getCommandBatch", "A batch with its commands counted per state", "viewer", [BA], None, {**ok(200, ref("CommandBatch")), **errs(400, 401, 404)}))
+add("/command-batches/{batch_id}/commands", "get", op("listBatchCommands", "The batch's commands, one per node", "viewer", [BA, CSTATE_Q] + PAGE, None,
+    {**ok(200, ref("ListOfCommand")), **errs(400, 401, 404)}))
+add("/nodes/{node_id}/log-streams", "post", op("createLogStream", "Stream a log of a node: an allowlisted file or a systemd unit's journal", "operator", [NODE, IDEM],
+    body({"path": S(description="absolute path on the station, in its log_files allowlist"), "unit": S(maxLength=128, description="systemd unit, in its log_units allowlist"),
+          "lines": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 100, "description": "past lines first"},
+          "follow": {"type": "boolean", "default": True}, "filter": S(maxLength=256, description="only lines containing this text"),
+          "max_duration_s": {"type": "integer", "minimum": 1, "description": "the stream ends by itself after this long"}}),
+    {**ok(201, ref("LogStream")), **errs(*MUT, 409)}))
+add("/log-streams/{stream_id}", "get", op("getLogStream", "A log stream: state, lines and gaps so far", "viewer", [LS], None, {**ok(200, ref("LogStream")), **errs(400, 401, 404)}))
+add("/log-streams/{stream_id}", "delete", op("stopLogStream", "Stop a log stream (viewers get an end event)", "operator", [LS], None, {**ok(204, desc="stopped"), **errs(400, 401, 403, 404)}))
+add("/log-streams/{stream_id}/events", "get", op("streamLogStream", "The stream's chunks as Server-Sent Events, in order (resume with Last-Event-ID)", "viewer",
+    [LS, {"name": "Last-Event-ID", "in": "header", "required": False, "schema": S(pattern="^[0-9]{1,19}$"), "description": "resume after this chunk sequence number"},
+     Q("last_event_id", "resume after this chunk (when the header cannot be set)", S(pattern="^[0-9]{1,19}$"))], None,
+    {"200": {"description": "text/event-stream: `id: <seq>`, `event: chunk`, `data: {stream, seq, lines[], dropped?}`; `event: end` (data {state, reason}) when the stream ended",
+             "content": {"text/event-stream": {"schema": S()}}},
+     **errs(400, 401, 404, 503)}))
 ROOT = [{"url": "/", "description": "outside /api/v1"}]
 txt = lambda d: {"200": {"description": d, "content": {"text/plain": {"schema": S()}}}}
 paths["/healthz"] = {"servers": ROOT, "get": op("healthz", "Liveness", "none", [], None, txt("ok"), security=False)}

@@ -53,6 +53,11 @@ const struct gf_stmt gf_q_scope_bundle = SCOPE_VIA_PROJECT("scope_bundle", "bund
 const struct gf_stmt gf_q_scope_signing_key = SCOPE_VIA_PROJECT("scope_signing_key",
                                                                 "signing_keys");
 const struct gf_stmt gf_q_scope_rollout = SCOPE_VIA_PROJECT("scope_rollout", "rollouts");
+const struct gf_stmt gf_q_scope_command = SCOPE_VIA_PROJECT("scope_command", "commands");
+const struct gf_stmt gf_q_scope_command_batch = SCOPE_VIA_PROJECT("scope_command_batch",
+                                                                  "command_batches");
+const struct gf_stmt gf_q_scope_log_stream = SCOPE_VIA_PROJECT("scope_log_stream",
+                                                               "log_streams");
 
 const struct gf_stmt gf_q_audit_insert = {
     "audit_insert",

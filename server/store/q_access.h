@@ -27,6 +27,9 @@ extern const struct gf_stmt gf_q_scope_etoken;
 extern const struct gf_stmt gf_q_scope_bundle;
 extern const struct gf_stmt gf_q_scope_signing_key;
 extern const struct gf_stmt gf_q_scope_rollout;
+extern const struct gf_stmt gf_q_scope_command;
+extern const struct gf_stmt gf_q_scope_command_batch;
+extern const struct gf_stmt gf_q_scope_log_stream;
 /* $1 tenant_id, $2 actor_type, $3 actor_id, $4 actor_label, $5 action, $6 object_type,
  * $7 object_id, $8 outcome, $9 source, $10 detail (jsonb text) */
 extern const struct gf_stmt gf_q_audit_insert;

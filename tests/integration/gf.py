@@ -227,16 +227,18 @@ class Broker:
     tests that stop, kill or inspect their broker. Anonymous access is off; the dynsec admin
     (admin_user / admin_password) is what a cluster registration hands the server. The same
     port and dynsec file survive stop()/start(). persistence keeps retained messages and
-    sessions across restarts (mosquitto.db in the broker's directory)."""
+    sessions across restarts (mosquitto.db in the broker's directory). nodelay: Nagle's
+    algorithm off (set_tcp_nodelay, as scripts/run configures it; see docs/operations.md)."""
 
     PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
-    def __init__(self, name="broker", persistence=False, tls=None):
+    def __init__(self, name="broker", persistence=False, tls=None, nodelay=True):
         tag = os.path.splitext(os.path.basename(sys.argv[0]))[0]
         self.dir = tempfile.mkdtemp(prefix=f"{tag}-{name}-", dir=run_root())
         self.admin_user = "admin"
         self.admin_password = new_password()
         self.persistence = persistence
+        self.nodelay = nodelay
         self.port = free_port()
         self.tls = tls  # (cafile, certfile, keyfile): a second, TLS listener on tls_port
         self.tls_port = free_port() if tls else None
@@ -274,6 +276,7 @@ persistence {"true" if self.persistence else "false"}
 persistence_location {self.dir}/
 max_inflight_messages 1000
 max_queued_messages 100000
+set_tcp_nodelay {"true" if self.nodelay else "false"}
 {self._tls_listener()}
 log_dest stderr
 log_type error

@@ -20,7 +20,8 @@ import re
 import gf
 
 SUBST = ("tenant_id", "project_id", "user_id", "token_id", "node_id", "cluster_id",
-         "enrollment_token_id", "bundle_id", "signing_key_id", "rollout_id")
+         "enrollment_token_id", "bundle_id", "signing_key_id", "rollout_id", "command_id",
+         "batch_id", "stream_id")
 VOLATILE = ("request_id", "trace_id", "instance")
 
 
@@ -79,6 +80,22 @@ class BolaTest(gf.GfTestCase):
         cls.rollout_a = cls.owner_a.post(f"/projects/{cls.pa['id']}/rollouts", {
             "name": "a-secret-rollout", "bundle_id": cls.bundle_a["id"], "draft": True,
             "target": {"selector": "site=a-secret-site"}}).expect(201).json
+        # A's finished command, command batch and ended log stream with a chunk, written
+        # directly: A's node never connects (final states, so no sweep changes them).
+        cls.batch_a, cls.command_a, cls.stream_a = cls.srv.sql(
+            f"WITH b AS (INSERT INTO command_batches (project_id, selector, name, timeout_ms,"
+            f" concurrency, total, requested_label) VALUES ('{cls.pa['id']}',"
+            f" 'site=a-secret-site', 'a-secret-command', 1000, 1, 1, 'a-secret-label')"
+            f" RETURNING id), c AS (INSERT INTO commands (project_id, node_id, batch_id, name,"
+            f" timeout_ms, deadline_at, state, output, finished_at) SELECT"
+            f" '{cls.pa['id']}', '{cls.node_a['id']}', b.id, 'a-secret-command', 1000, now(),"
+            f" 'succeeded', 'a-secret-output', now() FROM b RETURNING id),"
+            f" s AS (INSERT INTO log_streams (project_id, node_id, source, state, ends_at,"
+            f" last_seq, lines) VALUES ('{cls.pa['id']}', '{cls.node_a['id']}',"
+            f" '{{\"path\": \"/var/log/a-secret.log\"}}', 'ended', now(), 1, 1) RETURNING id),"
+            f" k AS (INSERT INTO log_chunks (stream_id, seq, chunk) SELECT s.id, 1,"
+            f" '{{\"seq\":1,\"lines\":[\"a-secret-line\"]}}' FROM s)"
+            f" SELECT b.id, c.id, s.id FROM b, c, s")[0]
         # Tenant B: its owner is the attacker.
         cls.b_user = cls.srv.user()
         cls.b = gf.make_tenant(admin)
@@ -91,17 +108,20 @@ class BolaTest(gf.GfTestCase):
                    "user_id": cls.member_a.user["id"], "token_id": cls.tok_a["id"],
                    "node_id": cls.node_a["id"], "cluster_id": cls.cluster_a["id"],
                    "enrollment_token_id": cls.etok_a["id"], "bundle_id": cls.bundle_a["id"],
-                   "signing_key_id": cls.key_a["id"], "rollout_id": cls.rollout_a["id"]}
+                   "signing_key_id": cls.key_a["id"], "rollout_id": cls.rollout_a["id"],
+                   "command_id": cls.command_a, "batch_id": cls.batch_a,
+                   "stream_id": cls.stream_a}
         cls.a_names = [cls.a["name"], cls.a["slug"], cls.pa["name"], cls.pa["description"],
                        cls.owner_a.email, cls.member_a.email, cls.tok_a["name"],
                        cls.tok_a["prefix"], cls.tok_a["secret"], cls.cluster_a["name"],
                        cls.etok_a["name"], cls.etok_a["secret"], cls.node_a["name"],
                        "a-secret-site", "a-secret-bundle", cls.key_a["key_id"],
-                       "a-secret-rollout"]
+                       "a-secret-rollout", "a-secret-command", "a-secret-output",
+                       "a-secret-label", "a-secret.log", "a-secret-line"]
         cls.a_ids = [cls.a["id"], cls.pa["id"], cls.owner_a.user["id"],
                      cls.member_a.user["id"], cls.tok_a["id"], cls.node_a["id"],
                      cls.cluster_a["id"], cls.etok_a["id"], cls.bundle_a["id"], cls.key_a["id"],
-                     cls.rollout_a["id"]]
+                     cls.rollout_a["id"], cls.command_a, cls.batch_a, cls.stream_a]
         cls.snapshot_a = cls.read_a()
 
     @classmethod
@@ -122,7 +142,12 @@ class BolaTest(gf.GfTestCase):
                 "tokens": tokens,
                 "rollout": {k: o.get(f"/rollouts/{cls.rollout_a['id']}").json.get(k)
                             for k in ("state", "updated_at", "targets")},
-                "member_user": {k: member.get(k) for k in ("is_admin", "disabled", "name")}}
+                "member_user": {k: member.get(k) for k in ("is_admin", "disabled", "name")},
+                "commands": o.get(f"/commands/{cls.command_a}").json,
+                "batch": o.get(f"/command-batches/{cls.batch_a}").json,
+                "stream": o.get(f"/log-streams/{cls.stream_a}").json,
+                "node_commands": cls.srv.scalar(
+                    f"SELECT count(*) FROM commands WHERE node_id = '{cls.node_a['id']}'")}
 
     # ------------------------------------------------------------ helpers
     def fill(self, path, ids):

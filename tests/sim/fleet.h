@@ -4,9 +4,10 @@
  * protocol of docs/mqtt.md and docs/bundle-format.md - a retained `desired` in, the
  * `bundle/status` steps out - each with a scripted behaviour. fleet_mode.c runs the nodes'
  * sessions (the agent's Will, state, birth) and the loop; fleet_bundle.c answers desired
- * messages by behaviour, in timed steps; fleet_ctl.c is the mode's contract with whoever
- * drives it: control lines on stdin, JSON lines on stdout. This header is shared by those
- * three files and fleetsim.c only.
+ * messages by behaviour, in timed steps; fleet_cmd.c answers remote commands (`cmd/req` in,
+ * `cmd/res` out: ping, sleep, anything else rejected); fleet_ctl.c is the mode's contract
+ * with whoever drives it: control lines on stdin, JSON lines on stdout. This header is
+ * shared by those four files and fleetsim.c only.
  */
 #ifndef GF_SIM_FLEET_H
 #define GF_SIM_FLEET_H
@@ -46,6 +47,7 @@ struct gf_fleet_opts {
     int final_only;        /* publish only the last step of each plan */
     int events;            /* one JSON line per event on stdout */
     long duration_s;       /* 0 = until `quit`, a signal or EOF on stdin */
+    int no_commands;       /* do not subscribe to cmd/req (commands then expire) */
 };
 
 /* The desired bundle as the server published it (server/store/q_bundles.c). */
@@ -58,6 +60,7 @@ struct gf_fleet_bundle {
 };
 
 #define GF_FLEET_LIVE_GENS 8 /* live (retain=0) gens remembered per node: duplicates */
+#define GF_FLEET_CMD_SEEN 16 /* command ids remembered per node (hashed): duplicates */
 
 struct gf_fleet_node {
     int beh;
@@ -74,7 +77,11 @@ struct gf_fleet_node {
     int64_t live_gens[GF_FLEET_LIVE_GENS];
     unsigned live_n;
     int refused_logged;
+    uint64_t cmd_seen[GF_FLEET_CMD_SEEN]; /* FNV-1a of the last command ids, a ring */
+    unsigned cmd_seen_n;
 };
+
+struct gf_fleet_cmds; /* fleet_cmd.c: the commands being played (sleep), with their timers */
 
 struct gf_fleet {
     struct gf_sim *sim;
@@ -96,6 +103,9 @@ struct gf_fleet {
     uint64_t desired_malformed, statuses[GF_FLEET_NSTATES];
     int64_t first_desired_ms, last_desired_ms, last_applied_ms;
     uint64_t connects, lost, refused;
+    /* commands (fleet_cmd.c) */
+    struct gf_fleet_cmds *cmds;
+    uint64_t cmd_received, cmd_duplicates, cmd_malformed, cmd_answered, cmd_dropped;
 };
 
 /* ---- fleet_bundle.c */
@@ -111,6 +121,23 @@ int gf_fleet_desired(struct gf_fleet *f, struct gf_sim_node *n, const struct gf_
 
 /* The node's step timer fired: publish the next step(s) of its plan. */
 void gf_fleet_step(struct gf_fleet *f, struct gf_sim_node *n);
+
+/* ---- fleet_cmd.c */
+
+/* The pool of commands in play and its timers. 0, or -1 when out of memory. */
+int gf_fleet_cmd_init(struct gf_fleet *f);
+void gf_fleet_cmd_free(struct gf_fleet *f);
+
+/* A message on the node's `cmd/req` topic: answer it (running, then the result; a sleep's
+ * result when its time comes), once per id. */
+void gf_fleet_cmd_req(struct gf_fleet *f, struct gf_sim_node *n, const struct gf_sim_msg *m);
+
+/* When the next command result is due (INT64_MAX: none); publish those due at now_us. */
+int64_t gf_fleet_cmd_next(const struct gf_fleet *f);
+void gf_fleet_cmd_tick(struct gf_fleet *f, int64_t now_us);
+
+/* How many commands are in play now (stats). */
+int gf_fleet_cmd_pending(const struct gf_fleet *f);
 
 /* ---- fleet_mode.c */
 
@@ -150,6 +177,10 @@ void gf_fleet_ev_status(struct gf_fleet *f, const struct gf_sim_node *n,
                         const struct gf_fleet_bundle *b, int state, const char *reason);
 void gf_fleet_ev_presence(struct gf_fleet *f, const struct gf_sim_node *n, int online,
                           const char *reason);
+void gf_fleet_ev_command(struct gf_fleet *f, const struct gf_sim_node *n, const char *id,
+                         const char *name, const struct gf_sim_msg *m, int corr_ok, int dup);
+void gf_fleet_ev_result(struct gf_fleet *f, const struct gf_sim_node *n, const char *id,
+                        const char *status);
 void gf_fleet_print_stats(struct gf_fleet *f, const char *ev);
 
 #endif

@@ -19,8 +19,14 @@
  *   {"ev":"status","node","gen","bundle_id","state","reason"?,"t_ms"}
  *   {"ev":"online","node","session","t_ms"}                     CONNACK accepted
  *   {"ev":"offline","node","reason":"behaviour"|"control"|"lost","t_ms"}
- * Always: {"ev":"stats"|"summary","mode":"fleet", …counters…} (gf_fleet_print_stats);
- * the summary is the last line. t_ms is CLOCK_REALTIME in ms since the epoch.
+ *   {"ev":"command","node","id","name","expiry_s":N|null,"response_topic":"…"|null,
+ *    "corr":0|1,"dup":0|1,"t_ms"}      a cmd/req: its Message Expiry as forwarded, its
+ *                                      Response Topic, whether the Correlation Data is the id
+ *   {"ev":"result","node","id","status","t_ms"}                 each cmd/res published
+ * Always: {"ev":"stats"|"summary","mode":"fleet", …counters…} (gf_fleet_print_stats), with
+ * the commands' commands_received, _duplicates, _malformed, _answered (final results
+ * published), _dropped and _pending; the summary is the last line. t_ms is CLOCK_REALTIME in
+ * ms since the epoch.
  */
 #include "fleet.h"
 
@@ -281,6 +287,50 @@ void gf_fleet_ev_presence(struct gf_fleet *f, const struct gf_sim_node *n, int o
     line_out();
 }
 
+/* A response topic printable as a JSON string as it is (the server's are), or NULL. */
+static const char *plain_topic(const struct gf_sim_msg *m, char *buf, size_t cap)
+{
+    const char *ok = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.-";
+
+    if (m->resp_topic == NULL || m->resp_len >= cap) {
+        return NULL;
+    }
+    memcpy(buf, m->resp_topic, m->resp_len);
+    buf[m->resp_len] = '\0';
+    return strspn(buf, ok) == m->resp_len ? buf : NULL;
+}
+
+void gf_fleet_ev_command(struct gf_fleet *f, const struct gf_sim_node *n, const char *id,
+                         const char *name, const struct gf_sim_msg *m, int corr_ok, int dup)
+{
+    char topic[192], expiry[24] = "null";
+    const char *rt;
+
+    if (!f->o.events) {
+        return;
+    }
+    rt = plain_topic(m, topic, sizeof(topic));
+    if (m->expiry_s >= 0) {
+        snprintf(expiry, sizeof(expiry), "%lld", (long long)m->expiry_s);
+    }
+    printf("{\"ev\":\"command\",\"node\":\"%s\",\"id\":\"%s\",\"name\":\"%s\",\"expiry_s\":%s,"
+           "\"response_topic\":%s%s%s,\"corr\":%d,\"dup\":%d,\"t_ms\":%lld}\n",
+           n->id, id, name, expiry, rt ? "\"" : "", rt ? rt : "null", rt ? "\"" : "", corr_ok, dup,
+           (long long)gf_sim_wall_ms());
+    line_out();
+}
+
+void gf_fleet_ev_result(struct gf_fleet *f, const struct gf_sim_node *n, const char *id,
+                        const char *status)
+{
+    if (!f->o.events) {
+        return;
+    }
+    printf("{\"ev\":\"result\",\"node\":\"%s\",\"id\":\"%s\",\"status\":\"%s\",\"t_ms\":%lld}\n",
+           n->id, id, status, (long long)gf_sim_wall_ms());
+    line_out();
+}
+
 void gf_fleet_print_stats(struct gf_fleet *f, const char *ev)
 {
     const struct gf_sim *s = f->sim;
@@ -308,12 +358,18 @@ void gf_fleet_print_stats(struct gf_fleet *f, const char *ev)
     printf("},\"statuses_total\":%llu,\"first_desired_ms\":%lld,\"last_desired_ms\":%lld,"
            "\"last_applied_ms\":%lld,\"installed\":%d,\"connects\":%llu,\"lost\":%llu,"
            "\"refused\":%llu,\"write_drops\":%llu,\"publish_refused\":%llu,"
-           "\"samples_made\":%llu,\"samples_acked\":%llu,\"boot_id\":\"%s\",\"t_ms\":%lld}\n",
+           "\"samples_made\":%llu,\"samples_acked\":%llu,\"malformed\":%llu,"
+           "\"commands_received\":%llu,\"commands_duplicates\":%llu,\"commands_malformed\":%llu,"
+           "\"commands_answered\":%llu,\"commands_dropped\":%llu,\"commands_pending\":%d,"
+           "\"boot_id\":\"%s\",\"t_ms\":%lld}\n",
            (unsigned long long)total, (long long)f->first_desired_ms, (long long)f->last_desired_ms,
            (long long)f->last_applied_ms, installed, (unsigned long long)f->connects,
            (unsigned long long)f->lost, (unsigned long long)f->refused,
            (unsigned long long)s->wfull, (unsigned long long)s->publish_refused,
-           (unsigned long long)s->made, (unsigned long long)s->acked_samples, s->boot,
-           (long long)gf_sim_wall_ms());
+           (unsigned long long)s->made, (unsigned long long)s->acked_samples,
+           (unsigned long long)s->malformed, (unsigned long long)f->cmd_received,
+           (unsigned long long)f->cmd_duplicates, (unsigned long long)f->cmd_malformed,
+           (unsigned long long)f->cmd_answered, (unsigned long long)f->cmd_dropped,
+           gf_fleet_cmd_pending(f), s->boot, (long long)gf_sim_wall_ms());
     line_out();
 }

@@ -2,19 +2,23 @@
  *
  * fleet_mode.c - fleetsim --mode fleet (see fleet.h): the nodes' sessions and the run's
  * epoll loop. Every node is a virtual agent that plays the bundle protocol with a scripted
- * behaviour (fleet_bundle.c), so the server's rollouts can be tested and measured against
- * thousands of stations from one process.
+ * behaviour (fleet_bundle.c) and answers remote commands (fleet_cmd.c), so the server's
+ * rollouts and commands can be tested and measured against thousands of stations from one
+ * process.
  *
  * Sessions as agent/session.c has them: clean start, keep-alive 30 s (PINGREQ when idle),
  * the Will = retained `state` offline with reason "will" and the session number; on
- * CONNACK the node subscribes to its `desired` (QoS 1), publishes the retained `state`
- * online and a `birth` (boot id, session, a minimal inventory, agent_version "fleetsim",
- * applied_bundle). Session numbers start at the run's wall-clock ms x 1000 and grow by one
- * per connect, so they also grow across runs (the server's late-Will rule). Without
- * health (--interval-ms 0) the birth announces health_interval 3600, so the server's
- * overdue detector leaves silent nodes online; with it, nodes send health as in ingest.
+ * CONNACK the node subscribes to its `desired` and its `cmd/req` (QoS 1; no `cmd/req` with
+ * --no-commands), publishes the retained `state` online and a `birth` (boot id, session, a
+ * minimal inventory, agent_version "fleetsim", applied_bundle). Session numbers start at
+ * the run's wall-clock ms x 1000 and grow by one per connect, so they also grow across runs
+ * (the server's late-Will rule). Without health (--interval-ms 0) the birth announces
+ * health_interval 3600, so the server's overdue detector leaves silent nodes online; with
+ * it, nodes send health as in ingest.
  *
- * A `desired` message goes to fleet_bundle.c, which answers it by the node's behaviour.
+ * A `desired` message goes to fleet_bundle.c, which answers it by the node's behaviour; a
+ * `cmd/req` to fleet_cmd.c, which answers the command (its sleeps have timers of their own,
+ * so the loop also wakes for those).
  *
  * Connects are paced (at most CONNECTING_MAX without CONNACK); a connection lost without
  * being asked is retried after about a second, a refused one after 5 s.
@@ -159,6 +163,10 @@ static void on_connack(struct gf_sim *s, struct gf_sim_node *n, int ok, int reas
     }
     snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", n->id);
     gf_sim_subscribe(s, n, topic);
+    if (!f->o.no_commands) {
+        snprintf(topic, sizeof(topic), "gf/v1/n/%s/cmd/req", n->id);
+        gf_sim_subscribe(s, n, topic);
+    }
     if (s->interval_ms > 0) {
         snprintf(topic, sizeof(topic), "gf/v1/n/%s/ack", n->id);
         gf_sim_subscribe(s, n, topic);
@@ -241,7 +249,9 @@ static int on_publish(struct gf_sim *s, struct gf_sim_node *n, const struct gf_s
     if (topic_is(m, n->id, "desired")) {
         return gf_fleet_desired(f, n, m);
     }
-    if (topic_is(m, n->id, "ack")) {
+    if (topic_is(m, n->id, "cmd/req")) {
+        gf_fleet_cmd_req(f, n, m);
+    } else if (topic_is(m, n->id, "ack")) {
         gf_sim_health_ack(s, n, m->payload, m->plen);
     }
     return 0;
@@ -286,8 +296,9 @@ static void sweep(struct gf_fleet *f, int64_t now)
 
 static int wait_ms(struct gf_fleet *f, int64_t now, int64_t next_sweep, int64_t deadline)
 {
-    int64_t until = gf_sim_timers_next(f->timers);
+    int64_t until = gf_sim_timers_next(f->timers), cmd = gf_fleet_cmd_next(f);
 
+    until = cmd < until ? cmd : until;
     until = next_sweep < until ? next_sweep : until;
     until = deadline > 0 && deadline < until ? deadline : until;
     int64_t ms = (until - now + 999) / 1000;
@@ -340,6 +351,7 @@ static void loop(struct gf_fleet *f)
         for (int idx; (idx = gf_sim_timers_pop(f->timers, now)) >= 0;) {
             on_timer(f, idx);
         }
+        gf_fleet_cmd_tick(f, now);
         if (now >= next_sweep) {
             sweep(f, now);
             next_sweep = now + SWEEP_US;
@@ -431,7 +443,7 @@ int gf_fleet_run(struct gf_sim *s, const struct gf_fleet_opts *o)
         fprintf(stderr, "fleetsim: %s\n", s->nnodes ? "out of memory" : "no nodes");
         goto out;
     }
-    if (gf_fleet_ctl_init(f) != 0) {
+    if (gf_fleet_ctl_init(f) != 0 || gf_fleet_cmd_init(f) != 0) {
         goto out;
     }
     signals();
@@ -446,6 +458,7 @@ int gf_fleet_run(struct gf_sim *s, const struct gf_fleet_opts *o)
     shutdown_nodes(f);
     rc = 0;
 out:
+    gf_fleet_cmd_free(f);
     gf_fleet_ctl_free(f);
     gf_sim_timers_free(f->timers);
     free(f->queue);

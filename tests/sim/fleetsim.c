@@ -12,6 +12,7 @@
  *   fleetsim --mode sink --sink USER:PASSWORD --broker HOST:PORT [--duration S]
  *   fleetsim --mode fleet --creds FILE --broker HOST:PORT [--behaviour ok] [--step-ms 0]
  *            [--final-only] [--interval-ms 0] [--duration 0] [--events] [--max-batch 10]
+ *            [--no-commands]
  *
  * FILE has one node per line: "<node_id> <password> [behaviour]" (the scripts enroll
  * them; the behaviour column is read by fleet mode only; blank lines and '#' lines are
@@ -27,7 +28,8 @@
  * (no --creds), so the ceiling run can give it a process, as the server has.
  * These modes print one JSON object with the counts and rates of the measured window
  * (after warmup). Fleet mode plays the bundle protocol (desired -> bundle/status) with a
- * scripted behaviour per node; see fleet_mode.c.
+ * scripted behaviour per node, and answers remote commands (cmd/req -> cmd/res: ping, sleep;
+ * --no-commands leaves them unanswered); see fleet_mode.c and fleet_cmd.c.
  */
 #define _GNU_SOURCE /* memmem */
 
@@ -47,7 +49,7 @@
 #define WBUF (256 * 1024)     /* an ingest node's send buffer */
 #define SINK_RBUF (4u << 20)  /* the sink reads whole batches */
 #define SINK_WBUF (64u << 20) /* the sink's: acks for every node */
-#define FLEET_BUF (16 * 1024) /* a fleet node: desired in; state, birth, statuses out */
+#define FLEET_BUF (16 * 1024) /* a fleet node: desired, cmd/req in; state, birth, results out */
 #define LINE_MAX_BYTES 512    /* one line of the creds file */
 
 struct opts {
@@ -67,7 +69,7 @@ static void usage(void)
             "  sink:         --sink USER:PW [--duration 30] [--warmup 5] (no --creds)\n"
             "  fleet:        [--behaviour ok] [--step-ms 0] [--final-only] [--events]\n"
             "                [--interval-ms 0 (no health)] [--duration 0 (until quit or EOF)]\n"
-            "                [--max-batch 10]\n"
+            "                [--max-batch 10] [--no-commands]\n"
             "  behaviours:   ok fail rollback fail-once hang offline ignore\n"
             "  fleet stdin:  set <node|*> <behaviour> | offline <node|*> |\n"
             "                online <node|*> [behaviour] | stats | quit\n"
@@ -133,6 +135,8 @@ static int parse_args(int argc, char **argv, struct opts *o, struct gf_sim *s)
             o->fleet.final_only = 1;
         } else if (strcmp(argv[i], "--events") == 0) {
             o->fleet.events = 1;
+        } else if (strcmp(argv[i], "--no-commands") == 0) {
+            o->fleet.no_commands = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             return -1;
         } else if (i + 1 >= argc) {

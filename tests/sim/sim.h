@@ -4,7 +4,7 @@
  * one virtual node, the minimal MQTT 5 client over non-blocking sockets (sim_conn.c), the
  * agent's health protocol (sim_health.c) and the timer heap (sim_timers.c). The modes sit
  * on top: ingest, echo and sink in fleetsim.c, the bundle-protocol fleet mode in
- * fleet_mode.c (fleet.h).
+ * fleet_mode.c (fleet.h), whose nodes also answer remote commands (fleet_cmd.c).
  *
  * A test tool: one thread, one epoll loop, no locking. Every buffer has a fixed capacity
  * chosen per mode at start (a node in fleet mode reads a small desired message, so its
@@ -50,13 +50,19 @@ struct gf_sim_node {
     int64_t next_sample_us;
 };
 
-/* An incoming PUBLISH, borrowed from the node's read buffer (valid during the callback). */
+/* An incoming PUBLISH, borrowed from the node's read buffer (valid during the callback),
+ * with the MQTT 5 properties of a request (commands: docs/mqtt.md). */
 struct gf_sim_msg {
     const char *topic;
     size_t tlen;
     const unsigned char *payload;
     size_t plen;
     int qos, retain;
+    const char *resp_topic; /* Response Topic (0x08), not NUL-terminated; NULL when absent */
+    size_t resp_len;
+    const unsigned char *corr; /* Correlation Data (0x09); NULL when absent */
+    size_t corr_len;
+    int64_t expiry_s; /* Message Expiry Interval (0x02) as the broker forwarded it; -1: none */
 };
 
 struct gf_sim;
@@ -93,6 +99,7 @@ struct gf_sim {
     /* counters */
     uint64_t made, acked_samples, sink_samples, batches_sent, resends, publishes, wfull;
     uint64_t made_w, acked_w, sink_w, publish_refused;
+    uint64_t malformed; /* PUBLISH packets in that could not be decoded (not acknowledged) */
 };
 
 /* Will of a CONNECT (retained, QoS 1), or none. */
@@ -119,6 +126,11 @@ void gf_sim_drop(struct gf_sim *s, struct gf_sim_node *n);
 /* Queue a PUBLISH (qos 0 or 1). 0, or -1 when the send buffer is full (counted in wfull). */
 int gf_sim_publish(struct gf_sim *s, struct gf_sim_node *n, const char *topic, const char *payload,
                    size_t plen, int qos, int retain);
+
+/* The same, not retained, with MQTT 5 Correlation Data (corr, clen bytes, at most 0xffff;
+ * NULL: none) in its properties: the answer to a request. */
+int gf_sim_publish_corr(struct gf_sim *s, struct gf_sim_node *n, const char *topic,
+                        const char *payload, size_t plen, int qos, const void *corr, size_t clen);
 
 /* Queue a SUBSCRIBE of one filter at QoS 1. */
 void gf_sim_subscribe(struct gf_sim *s, struct gf_sim_node *n, const char *filter);

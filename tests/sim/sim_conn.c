@@ -9,6 +9,12 @@
  * packet fits (never half a packet); a full buffer drops the packet and counts it in
  * wfull (the agent protocol resends what matters). Incoming packets are framed in the read
  * buffer, checked against their length, and handed to the mode's hooks borrowed.
+ *
+ * MQTT 5 properties: an incoming PUBLISH's are walked whole (each identifier with its own
+ * type, as the spec lists them for PUBLISH), keeping the request's Response Topic,
+ * Correlation Data and Message Expiry Interval for the mode; a property a PUBLISH may not
+ * carry makes the packet malformed (dropped unacknowledged). Outgoing PUBLISHes carry no
+ * properties, except an answer's Correlation Data (gf_sim_publish_corr).
  */
 #include "sim.h"
 
@@ -101,13 +107,17 @@ static void queue(struct gf_sim *s, struct gf_sim_node *n, unsigned char type,
     }
 }
 
-int gf_sim_publish(struct gf_sim *s, struct gf_sim_node *n, const char *topic, const char *payload,
-                   size_t plen, int qos, int retain)
+/* A PUBLISH with no properties, or with Correlation Data (corr != NULL). */
+static int publish(struct gf_sim *s, struct gf_sim_node *n, const char *topic, const char *payload,
+                   size_t plen, int qos, int retain, const void *corr, size_t clen)
 {
-    size_t tlen = strlen(topic), rem = 2 + tlen + (qos ? 2u : 0u) + 1 + plen;
+    unsigned char pl[4]; /* the property length: 3 bytes at most (below 2^21) */
+    size_t tlen = strlen(topic), props = corr != NULL && clen <= 0xffff ? 3 + clen : 0;
+    size_t pll = put_varint(pl, props);
+    size_t rem = 2 + tlen + (qos ? 2u : 0u) + pll + props + plen;
     unsigned char *w;
 
-    if (tlen > 0xffff || rem > GF_SIM_BATCH_MAX + 1024 ||
+    if (tlen > 0xffff || (corr != NULL && clen > 0xffff) || rem > GF_SIM_BATCH_MAX + 1024 ||
         (w = reserve(s, n, (unsigned char)(0x30 | (qos ? 2 : 0) | (retain ? 1 : 0)), rem)) ==
             NULL) {
         return -1;
@@ -118,9 +128,26 @@ int gf_sim_publish(struct gf_sim *s, struct gf_sim_node *n, const char *topic, c
         n->inflight_pubacks++;
         s->publishes++;
     }
-    *w++ = 0; /* no properties */
+    memcpy(w, pl, pll); /* property length */
+    w += pll;
+    if (corr != NULL) {
+        *w++ = 0x09; /* Correlation Data: binary data */
+        w += put_str(w, corr, clen);
+    }
     memcpy(w, payload, plen);
     return 0;
+}
+
+int gf_sim_publish(struct gf_sim *s, struct gf_sim_node *n, const char *topic, const char *payload,
+                   size_t plen, int qos, int retain)
+{
+    return publish(s, n, topic, payload, plen, qos, retain, NULL, 0);
+}
+
+int gf_sim_publish_corr(struct gf_sim *s, struct gf_sim_node *n, const char *topic,
+                        const char *payload, size_t plen, int qos, const void *corr, size_t clen)
+{
+    return publish(s, n, topic, payload, plen, qos, 0, corr, corr != NULL ? clen : 0);
 }
 
 void gf_sim_subscribe(struct gf_sim *s, struct gf_sim_node *n, const char *filter)
@@ -308,6 +335,87 @@ static int get_varint(const unsigned char *p, size_t end, size_t *i, size_t *out
     return -1;
 }
 
+/* A length-prefixed string or binary property at p[*i], below end, into *out and *len. */
+static int get_bin(const unsigned char *p, size_t end, size_t *i, const unsigned char **out,
+                   size_t *len)
+{
+    if (*i + 2 > end) {
+        return -1;
+    }
+    size_t l = (size_t)p[*i] << 8 | p[*i + 1];
+    if (*i + 2 + l > end) {
+        return -1;
+    }
+    *out = p + *i + 2;
+    *len = l;
+    *i += 2 + l;
+    return 0;
+}
+
+/* Skip a fixed-size property value of k bytes. */
+static int skip(size_t end, size_t *i, size_t k)
+{
+    if (*i + k > end) {
+        return -1;
+    }
+    *i += k;
+    return 0;
+}
+
+/* The properties of a PUBLISH, p[i..end): what a request carries into m. 0, or -1 when
+ * malformed or holding a property a PUBLISH may not carry. */
+static int publish_props(const unsigned char *p, size_t i, size_t end, struct gf_sim_msg *m)
+{
+    const unsigned char *v;
+    size_t id, l;
+    int rc = 0;
+
+    m->expiry_s = -1;
+    while (rc == 0 && i < end) {
+        if (get_varint(p, end, &i, &id) != 0) {
+            return -1;
+        }
+        switch (id) {
+        case 0x01: /* Payload Format Indicator: byte */
+            rc = skip(end, &i, 1);
+            break;
+        case 0x02: /* Message Expiry Interval: four byte integer */
+            if ((rc = skip(end, &i, 4)) == 0) {
+                m->expiry_s = (int64_t)((uint32_t)p[i - 4] << 24 | (uint32_t)p[i - 3] << 16 |
+                                        (uint32_t)p[i - 2] << 8 | p[i - 1]);
+            }
+            break;
+        case 0x23: /* Topic Alias: two byte integer */
+            rc = skip(end, &i, 2);
+            break;
+        case 0x0b: /* Subscription Identifier: variable byte integer */
+            rc = get_varint(p, end, &i, &l);
+            break;
+        case 0x03: /* Content Type: UTF-8 string */
+            rc = get_bin(p, end, &i, &v, &l);
+            break;
+        case 0x08: /* Response Topic: UTF-8 string */
+            if ((rc = get_bin(p, end, &i, &v, &l)) == 0) {
+                m->resp_topic = (const char *)v;
+                m->resp_len = l;
+            }
+            break;
+        case 0x09: /* Correlation Data: binary data */
+            if ((rc = get_bin(p, end, &i, &v, &l)) == 0) {
+                m->corr = v;
+                m->corr_len = l;
+            }
+            break;
+        case 0x26: /* User Property: a string pair */
+            rc = get_bin(p, end, &i, &v, &l) != 0 || get_bin(p, end, &i, &v, &l) != 0 ? -1 : 0;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return rc;
+}
+
 /* A PUBLISH: hand it to the mode, acknowledge it. 1 when the mode dropped the connection. */
 static int on_publish(struct gf_sim *s, struct gf_sim_node *n, unsigned char type,
                       const unsigned char *p, size_t len)
@@ -319,18 +427,22 @@ static int on_publish(struct gf_sim *s, struct gf_sim_node *n, unsigned char typ
     m.qos = (type >> 1) & 3;
     m.retain = type & 1;
     if (len < 2 || (off = 2 + ((size_t)p[0] << 8 | p[1])) > len) {
+        s->malformed++;
         return 0;
     }
     m.topic = (const char *)p + 2;
     m.tlen = off - 2;
     if (m.qos > 0) {
         if (off + 2 > len) {
+            s->malformed++;
             return 0;
         }
         pid = (uint16_t)(p[off] << 8 | p[off + 1]);
         off += 2;
     }
-    if (get_varint(p, len, &off, &pl) != 0 || off + pl > len) {
+    if (get_varint(p, len, &off, &pl) != 0 || off + pl > len ||
+        publish_props(p, off, off + pl, &m) != 0) {
+        s->malformed++;
         return 0;
     }
     off += pl;

@@ -6,8 +6,10 @@
  */
 #include "handlers.h"
 
+#include "../../events/bus.h"
 #include "../../mqtt/fleet.h"
 #include "../../rollout/engine.h"
+#include "../sse.h"
 
 #include "../../core/app.h"
 #include "../../store/migrate.h"
@@ -61,6 +63,12 @@ enum gf_err gf_h_metrics(struct gf_req *r)
     }
     if (err == GF_OK) {
         err = gf_rollout_engine_metrics(app->rollouts, &b);
+    }
+    if (err == GF_OK) {
+        err = gf_event_bus_metrics(app->events, &b);
+    }
+    if (err == GF_OK) {
+        err = gf_sse_hub_metrics(app->sse, &b);
     }
     if (err != GF_OK) {
         gf_buf_free(&b);

@@ -111,6 +111,23 @@ enum gf_err gf_h_blob_put(struct gf_dbconn *db, const char *sha, const void *dat
 enum gf_err gf_h_desired_get(struct gf_req *r);
 enum gf_err gf_h_desired_put(struct gf_req *r);
 
+/* h_commands.c */
+enum gf_err gf_h_commands_create(struct gf_req *r);
+enum gf_err gf_h_commands_batch(struct gf_req *r);
+enum gf_err gf_h_commands_get(struct gf_req *r);
+enum gf_err gf_h_commands_list(struct gf_req *r);
+enum gf_err gf_h_batches_get(struct gf_req *r);
+enum gf_err gf_h_batches_commands(struct gf_req *r);
+
+/* h_logstreams.c */
+enum gf_err gf_h_logstreams_create(struct gf_req *r);
+enum gf_err gf_h_logstreams_get(struct gf_req *r);
+enum gf_err gf_h_logstreams_delete(struct gf_req *r);
+enum gf_err gf_h_logstreams_events(struct gf_req *r);
+
+/* h_events.c (Server-Sent Events) */
+enum gf_err gf_h_events(struct gf_req *r);
+
 /* h_rollouts.c */
 enum gf_err gf_h_rollouts_list(struct gf_req *r);
 enum gf_err gf_h_rollouts_create(struct gf_req *r);
