@@ -113,7 +113,8 @@ static int step_all(struct gf_rollout_engine *e)
     if (gf_db_exec(db, &gf_q_rollout_active, NULL, &ids) == GF_OK) {
         for (int r = 0; r < PQntuples(ids) && !atomic_load(&e->stopping); r++) {
             long notified = 0;
-            if (gf_rollout_step(db, PQgetvalue(ids, r, 0), &notified) != GF_OK) {
+            if (gf_rollout_step(db, e->app->master_key, PQgetvalue(ids, r, 0), &notified) !=
+                GF_OK) {
                 atomic_fetch_add(&e->errors, 1);
             }
             atomic_fetch_add(&e->steps, 1);

@@ -30,9 +30,11 @@ void gf_rollout_engine_stop(struct gf_rollout_engine *e);
 /* Step the rollouts now (after an operator's action). NULL is a no-op. */
 void gf_rollout_engine_kick(struct gf_rollout_engine *e);
 
-/* One step of one rollout, in its own transaction on db (step.c). *notified receives the
+/* One step of one rollout, in its own transaction on db (step.c); master opens the
+ * project's signing key for nodes' instances of a templated bundle. *notified receives the
  * number of targets notified. */
-enum gf_err gf_rollout_step(struct gf_dbconn *db, const char *id, long *notified);
+enum gf_err gf_rollout_step(struct gf_dbconn *db, const unsigned char master[32], const char *id,
+                            long *notified);
 
 /* Prometheus text of the engine's counters. */
 enum gf_err gf_rollout_engine_metrics(struct gf_rollout_engine *e, struct gf_buf *out);

@@ -8,7 +8,8 @@
  * checked over all finished targets; the current wave's gate opens the next wave, pauses
  * for an operator or for a missed success condition, or ends the rollout; a continuous
  * rollout takes in newly matching nodes; and pending targets of open waves are notified,
- * within the rate limit. docs/internals/rollout.md has the state machines.
+ * within the rate limit (each node of a templated bundle with its own instance, rendered
+ * and signed in this transaction). docs/internals/rollout.md has the state machines.
  */
 #define GF_LOG_MODULE "rollout"
 
@@ -16,12 +17,14 @@
 #include "rollout.h"
 #include "spec.h"
 
+#include "../bundles/pernode.h"
 #include "../bundles/published.h"
 #include "../store/db.h"
 #include "../store/q_bundles.h"
 #include "../store/q_rollouts.h"
 #include "alloc.h"
 #include "log.h"
+#include "timefmt.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -36,6 +39,7 @@ struct wave_count {
 /* What the step needs of the locked row. */
 struct ctx {
     struct gf_dbconn *db;
+    const unsigned char *master; /* signs nodes' instances of a templated bundle */
     const char *id, *project, *bundle, *sha, *version, *state, *pause;
     int wave, templated, look_due;
     struct gf_rollout_spec s;
@@ -223,6 +227,119 @@ static enum gf_err gate(struct ctx *c)
     return GF_OK;
 }
 
+/* Render the picked targets' instances into t, up to a full batch; a target whose instance
+ * cannot be made goes into failed ({n, e}) with the reason. */
+static enum gf_err render_batch(struct gf_pernode *t, const PGresult *pick, json_t *failed)
+{
+    struct gf_diag d;
+    enum gf_err err = GF_OK;
+
+    for (int r = 0; err == GF_OK && r < PQntuples(pick); r++) {
+        const char *node = PQgetvalue(pick, r, 0);
+        gf_diag_clear(&d);
+        err = gf_pernode_add(t, node, PQgetvalue(pick, r, 1), &d);
+        if (err == GF_ERR_UNPROCESSABLE) {
+            /* (a message cut inside a multi-byte path is not UTF-8: say less then) */
+            json_t *f = json_pack("{s:s, s:s}", "n", node, "e", d.msg);
+            f = f ? f : json_pack("{s:s, s:s}", "n", node, "e", "a template does not render");
+            err = f != NULL && json_array_append_new(failed, f) == 0 ? GF_OK : GF_ERR_NOMEM;
+        }
+    }
+    return err == GF_ERR_TOOBIG ? GF_OK : err; /* full: the rest wait for the next step */
+}
+
+/* Assign the rendered batch (the previous desired state kept, then the instances' files
+ * stored) and fail the targets set aside. *notify_us receives when the assignment ended. */
+static enum gf_err assign_batch(struct ctx *c, struct gf_pernode *t, const char *timeout,
+                                const json_t *failed, int64_t *notify_us)
+{
+    PGresult *res = NULL;
+    char *batch = NULL, *fails = NULL;
+    enum gf_err err = GF_OK;
+
+    *notify_us = gf_time_mono_us();
+    if (gf_pernode_count(t) > 0) {
+        if ((err = gf_pernode_batch_json(t, &batch)) != GF_OK) {
+            goto out;
+        }
+        const char *p[5] = {c->id, c->bundle, c->version, timeout, batch};
+        if ((err = gf_db_exec(c->db, &gf_q_rollout_notify_each, p, &res)) != GF_OK) {
+            goto out;
+        }
+        *notify_us = gf_time_mono_us();
+        if ((err = gf_pernode_store(t, c->db)) != GF_OK) {
+            goto out;
+        }
+        c->notified = PQntuples(res);
+    }
+    if (json_array_size(failed) > 0) {
+        if ((fails = json_dumps(failed, JSON_COMPACT)) == NULL) {
+            err = GF_ERR_NOMEM;
+            goto out;
+        }
+        const char *fp[2] = {c->id, fails};
+        err = gf_db_exec(c->db, &gf_q_rollout_render_failed, fp, NULL);
+    }
+out:
+    free(batch);
+    free(fails);
+    PQclear(res);
+    return err;
+}
+
+/* Notify pending targets of a templated bundle: each due target's node gets its own
+ * instance (bundles/pernode.h), rendered from its labels of now and signed, in batches of
+ * GF_PERNODE_BATCH_BYTES. A target whose instance cannot be rendered fails with the
+ * reason; its node's desired state stays as it was. Without a key to sign with, the
+ * rollout fails. */
+static enum gf_err notify_each(struct ctx *c, const PGresult *b, const char *const *pick_p,
+                               const char *timeout)
+{
+    PGresult *pick = NULL;
+    struct gf_pernode *t = NULL;
+    json_t *failed = json_array();
+    struct gf_diag d;
+    int64_t t0 = 0, t1 = 0, t2 = 0;
+    enum gf_err err;
+
+    gf_diag_clear(&d);
+    if (failed == NULL) {
+        return GF_ERR_NOMEM;
+    }
+    if ((err = gf_db_exec(c->db, &gf_q_rollout_pick, pick_p, &pick)) != GF_OK ||
+        PQntuples(pick) == 0) {
+        goto out;
+    }
+    t0 = gf_time_mono_us();
+    err = gf_pernode_open(c->db, c->master, b, c->bundle, &t, &d);
+    if (err == GF_ERR_CONFLICT || err == GF_ERR_INTERNAL) {
+        err = set(c, "failed", NULL,
+                  d.msg[0] ? d.msg : "the templated bundle's stored manifest cannot be read",
+                  c->wave, "failed", NULL);
+        goto out;
+    }
+    if (err != GF_OK || (err = render_batch(t, pick, failed)) != GF_OK) {
+        goto out;
+    }
+    t1 = gf_time_mono_us();
+    if ((err = assign_batch(c, t, timeout, failed, &t2)) != GF_OK) {
+        goto out;
+    }
+    gf_log_info("rollout instances made",
+                "rollout=%s made=%zu failed=%zu render_ms=%.1f notify_ms=%.1f store_ms=%.1f "
+                "first_error=\"%s\"",
+                c->id, gf_pernode_count(t), json_array_size(failed), (double)(t1 - t0) / 1000.0,
+                (double)(t2 - t1) / 1000.0, (double)(gf_time_mono_us() - t2) / 1000.0,
+                json_array_size(failed) > 0
+                    ? json_string_value(json_object_get(json_array_get(failed, 0), "e"))
+                    : "");
+out:
+    json_decref(failed);
+    gf_pernode_free(t);
+    PQclear(pick);
+    return err;
+}
+
 /* Notify pending targets of the open waves, within the rate limit. */
 static enum gf_err notify(struct ctx *c)
 {
@@ -250,13 +367,19 @@ static enum gf_err notify(struct ctx *c)
         PQclear(b);
         return set(c, "failed", NULL, "its bundle is no longer published", c->wave, "failed", NULL);
     }
+    snprintf(wave, sizeof(wave), "%d", c->wave);
+    snprintf(limit, sizeof(limit), "%ld", allow);
+    snprintf(timeout, sizeof(timeout), "%ld", c->s.node_timeout_s);
+    if (c->templated) {
+        const char *pp[3] = {c->id, wave, limit};
+        err = notify_each(c, b, pp, timeout);
+        PQclear(b);
+        return err;
+    }
     if ((err = gf_bundle_envelope(b, &env, &envlen)) != GF_OK) {
         PQclear(b);
         return err;
     }
-    snprintf(wave, sizeof(wave), "%d", c->wave);
-    snprintf(limit, sizeof(limit), "%ld", allow);
-    snprintf(timeout, sizeof(timeout), "%ld", c->s.node_timeout_s);
     const char *p[8] = {c->id, wave, limit, c->bundle, env, c->sha, c->version, timeout};
     if ((err = gf_db_exec(c->db, &gf_q_rollout_notify, p, &res)) == GF_OK) {
         c->notified = PQntuples(res);
@@ -267,7 +390,8 @@ static enum gf_err notify(struct ctx *c)
     return err;
 }
 
-enum gf_err gf_rollout_step(struct gf_dbconn *db, const char *id, long *notified)
+enum gf_err gf_rollout_step(struct gf_dbconn *db, const unsigned char master[32], const char *id,
+                            long *notified)
 {
     const char *p[1] = {id};
     struct ctx c;
@@ -284,6 +408,7 @@ enum gf_err gf_rollout_step(struct gf_dbconn *db, const char *id, long *notified
         goto done; /* another replica has it, or it is gone */
     }
     c.db = db;
+    c.master = master;
     c.id = id;
     c.project = PQgetvalue(row, 0, 1);
     c.bundle = PQgetvalue(row, 0, 3);
@@ -298,11 +423,6 @@ enum gf_err gf_rollout_step(struct gf_dbconn *db, const char *id, long *notified
     if ((c.spec = json_loads(PQgetvalue(row, 0, 6), 0, NULL)) == NULL ||
         gf_rollout_spec_parse(c.spec, &c.s, NULL, &d) != GF_OK) {
         err = set(&c, "failed", NULL, "the rollout's spec cannot be read", c.wave, "failed", NULL);
-        goto done;
-    }
-    if (c.templated && strcmp(c.state, "failed") != 0) {
-        err = set(&c, "failed", NULL, "templated bundles are not rolled out (assign them per node)",
-                  c.wave, "failed", NULL);
         goto done;
     }
     if (c.wave >= c.s.nwaves) {

@@ -228,9 +228,23 @@ const struct gf_stmt gf_q_node_bundle_put = {
 const struct gf_stmt gf_q_node_files_clear = {
     "node_files_clear", "DELETE FROM node_bundle_files WHERE node_id = $1", 1};
 
-const struct gf_stmt gf_q_node_file_put = {
-    "node_file_put", "INSERT INTO node_bundle_files (node_id, path, sha256) VALUES ($1, $2, $3)",
-    3};
+const struct gf_stmt gf_q_blobs_put_batch = {
+    "blobs_put_batch",
+    "INSERT INTO blobs (sha256, size, content) SELECT b.key, (b.value->>'z')::bigint,"
+    " decode(b.value->>'c', 'hex') FROM jsonb_each($1::jsonb) AS b"
+    " ON CONFLICT (sha256) DO NOTHING",
+    1};
+
+/* Paths a node no longer has go; the others are inserted or repointed (one statement: a
+ * delete and an insert of the same key in one statement would collide). */
+const struct gf_stmt gf_q_node_files_replace = {
+    "node_files_replace",
+    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(n uuid, p text, s text)),"
+    " gone AS (DELETE FROM node_bundle_files f WHERE f.node_id IN (SELECT n FROM x)"
+    " AND NOT EXISTS (SELECT 1 FROM x WHERE x.n = f.node_id AND x.p = f.path))"
+    " INSERT INTO node_bundle_files (node_id, path, sha256) SELECT n, p, s FROM x"
+    " ON CONFLICT (node_id, path) DO UPDATE SET sha256 = excluded.sha256",
+    1};
 
 const struct gf_stmt gf_q_node_bundle_get = {
     "node_bundle_get",

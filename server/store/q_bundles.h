@@ -70,11 +70,14 @@ extern const struct gf_stmt gf_q_assign_node;
 /* $1 node, $2 bundle, $3 envelope, $4 sha, $5 version, $6 user -> json */
 extern const struct gf_stmt gf_q_node_bundle_put;
 extern const struct gf_stmt gf_q_node_files_clear;   /* $1 node */
-extern const struct gf_stmt gf_q_node_file_put;      /* $1 node, $2 path, $3 sha */
 extern const struct gf_stmt gf_q_node_bundle_get;    /* $1 node -> json */
 extern const struct gf_stmt gf_q_node_bundle_events; /* $1 node -> json array */
 /* $1 project, $2 cursor us, $3 cursor id, $4 fetch */
 extern const struct gf_stmt gf_q_drift_list;
+/* Nodes' instances of templated bundles (bundles/pernode.h): $1 {sha: {z size, c hex}} */
+extern const struct gf_stmt gf_q_blobs_put_batch;
+/* $1 [{n node, p path, s sha}]: each node's rendered files become exactly these */
+extern const struct gf_stmt gf_q_node_files_replace;
 
 /* agents ------------------------------------------------------------------------------ */
 extern const struct gf_stmt gf_q_agent_node;     /* $1 node -> pk hex, status, project */
@@ -88,6 +91,5 @@ extern const struct gf_stmt gf_q_desired_due;
 extern const struct gf_stmt gf_q_desired_done;      /* $1 [{n, g}] */
 extern const struct gf_stmt gf_q_desired_republish; /* $1 cluster */
 extern const struct gf_stmt gf_q_desired_failed;    /* $1 [{n, g}], $2 error */
-
 
 #endif

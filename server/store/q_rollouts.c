@@ -159,6 +159,22 @@ const struct gf_stmt gf_q_rollout_rate = {
     " FROM rollout_targets WHERE rollout_id = $1",
     1};
 
+/* In a `pick` of targets t joined to their node_bundles nb: the node's rendered files, kept
+ * with its previous desired state for a cancel (NULL when it has none). */
+#define PREV_FILES                                                                                 \
+    "CASE WHEN NOT nb.cleared THEN (SELECT jsonb_agg(jsonb_build_object('p', f.path, 's',"         \
+    " f.sha256)) FROM node_bundle_files f WHERE f.node_id = t.node_id) END"
+
+/* The node's desired state before its first notification (pick p: pb, pe, ps, pv, pf). A
+ * target that failed before it was ever notified (its template did not render) has
+ * attempts but no notified_at. */
+#define KEEP_PREV                                                                                  \
+    "prev_bundle_id = CASE WHEN t.notified_at IS NULL THEN p.pb ELSE t.prev_bundle_id END,"        \
+    " prev_envelope = CASE WHEN t.notified_at IS NULL THEN p.pe ELSE t.prev_envelope END,"         \
+    " prev_sha256 = CASE WHEN t.notified_at IS NULL THEN p.ps ELSE t.prev_sha256 END,"             \
+    " prev_version = CASE WHEN t.notified_at IS NULL THEN p.pv ELSE t.prev_version END,"           \
+    " prev_files = CASE WHEN t.notified_at IS NULL THEN p.pf ELSE t.prev_files END"
+
 /* Notify up to $3 pending targets of waves <= $2 whose retry time has come: the bundle
  * ($4 id, $5 envelope, $6 sha, $7 version) becomes their desired state (the outbox then
  * publishes it), the previous desired state is kept for a cancel, deadline = now + $8 s.
@@ -169,8 +185,8 @@ const struct gf_stmt gf_q_rollout_notify = {
     " CASE WHEN NOT nb.cleared THEN nb.bundle_id END AS pb,"
     " CASE WHEN NOT nb.cleared THEN nb.envelope END AS pe,"
     " CASE WHEN NOT nb.cleared THEN nb.manifest_sha256 END AS ps,"
-    " CASE WHEN NOT nb.cleared THEN nb.version END AS pv FROM rollout_targets t"
-    " LEFT JOIN node_bundles nb ON nb.node_id = t.node_id"
+    " CASE WHEN NOT nb.cleared THEN nb.version END AS pv, " PREV_FILES " AS pf"
+    " FROM rollout_targets t LEFT JOIN node_bundles nb ON nb.node_id = t.node_id"
     " WHERE t.rollout_id = $1 AND t.state = 'pending' AND t.wave <= $2::int"
     " AND (t.next_at IS NULL OR t.next_at <= now())"
     " ORDER BY t.wave, t.next_at NULLS FIRST, t.node_id LIMIT $3::int FOR UPDATE OF t),"
@@ -186,15 +202,12 @@ const struct gf_stmt gf_q_rollout_notify = {
      * itself would be a join of two CTEs without statistics, quadratic in the batch. */
     " UPDATE rollout_targets t SET state = 'notified', attempts = t.attempts + 1,"
     " notified_at = now(), deadline_at = now() + make_interval(secs => $8::int),"
-    " gen = coalesce(p.old_gen, 0) + 1, next_at = NULL, updated_at = now(),"
-    " prev_bundle_id = CASE WHEN t.attempts = 0 THEN p.pb ELSE t.prev_bundle_id END,"
-    " prev_envelope = CASE WHEN t.attempts = 0 THEN p.pe ELSE t.prev_envelope END,"
-    " prev_sha256 = CASE WHEN t.attempts = 0 THEN p.ps ELSE t.prev_sha256 END,"
-    " prev_version = CASE WHEN t.attempts = 0 THEN p.pv ELSE t.prev_version END"
+    " gen = coalesce(p.old_gen, 0) + 1, next_at = NULL, updated_at = now(), " KEEP_PREV
     " FROM pick p WHERE t.rollout_id = $1 AND t.node_id = p.node_id RETURNING t.node_id",
     8};
 
-/* The pending targets of a templated bundle, for per-node rendering (engine.c). */
+/* Templated bundles (step.c): the pending targets due, as gf_q_rollout_notify picks them,
+ * with their nodes' labels to render each one's instance. */
 const struct gf_stmt gf_q_rollout_pick = {
     "rollout_pick",
     "SELECT t.node_id, n.labels::text FROM rollout_targets t JOIN nodes n ON n.id = t.node_id"
@@ -203,29 +216,55 @@ const struct gf_stmt gf_q_rollout_pick = {
     " ORDER BY t.wave, t.next_at NULLS FIRST, t.node_id LIMIT $3::int FOR UPDATE OF t",
     3};
 
-/* One target notified after its node's desired state was set by the caller ($3 gen). */
-const struct gf_stmt gf_q_rollout_notified_one = {
-    "rollout_notified_one",
-    "UPDATE rollout_targets SET state = 'notified', attempts = attempts + 1, notified_at = now(),"
-    " deadline_at = now() + make_interval(secs => $4::int), gen = $3::bigint, next_at = NULL,"
-    " updated_at = now() WHERE rollout_id = $1 AND node_id = $2",
-    4};
+/* gf_q_rollout_notify for nodes' own instances: $5 [{n, env, sha}] (bundles/pernode.h) of
+ * bundle $2 version $3; deadline = now + $4 s. The caller stores the instances' files
+ * after this statement (it keeps the previous ones for a cancel). */
+const struct gf_stmt gf_q_rollout_notify_each = {
+    "rollout_notify_each",
+    "WITH x AS (SELECT * FROM jsonb_to_recordset($5::jsonb) AS x(n uuid, env text, sha text)),"
+    " pick AS (SELECT t.node_id, x.env, x.sha, nb.gen AS old_gen,"
+    " CASE WHEN NOT nb.cleared THEN nb.bundle_id END AS pb,"
+    " CASE WHEN NOT nb.cleared THEN nb.envelope END AS pe,"
+    " CASE WHEN NOT nb.cleared THEN nb.manifest_sha256 END AS ps,"
+    " CASE WHEN NOT nb.cleared THEN nb.version END AS pv, " PREV_FILES " AS pf"
+    " FROM x JOIN rollout_targets t ON t.rollout_id = $1 AND t.node_id = x.n"
+    " AND t.state = 'pending' LEFT JOIN node_bundles nb ON nb.node_id = t.node_id),"
+    " up AS (INSERT INTO node_bundles AS nb (node_id, bundle_id, envelope, manifest_sha256,"
+    " version) SELECT node_id, $2, env, sha, $3::bigint FROM pick"
+    " ON CONFLICT (node_id) DO UPDATE SET bundle_id = $2, envelope = excluded.envelope,"
+    " manifest_sha256 = excluded.manifest_sha256, version = $3::bigint, assigned_by = NULL,"
+    " assigned_at = now(), gen = nb.gen + 1, next_publish_at = now(), publish_error = NULL,"
+    " cleared = false, state = CASE WHEN nb.applied_sha256 = excluded.manifest_sha256"
+    " THEN 'applied' ELSE 'pending' END, reason = NULL, state_at = now())"
+    " UPDATE rollout_targets t SET state = 'notified', attempts = t.attempts + 1,"
+    " notified_at = now(), deadline_at = now() + make_interval(secs => $4::int),"
+    " gen = coalesce(p.old_gen, 0) + 1, next_at = NULL, updated_at = now(), " KEEP_PREV
+    " FROM pick p WHERE t.rollout_id = $1 AND t.node_id = p.node_id RETURNING t.node_id",
+    5};
 
-const struct gf_stmt gf_q_rollout_target_fail = {
-    "rollout_target_fail",
-    "UPDATE rollout_targets SET state = 'failed', error = $3, attempts = attempts + 1,"
-    " finished_at = now(), updated_at = now() WHERE rollout_id = $1 AND node_id = $2",
-    3};
+/* Targets whose instance cannot be made ($2 [{n, e}]: node, why) fail without a
+ * notification; their node's desired state is left as it was. */
+const struct gf_stmt gf_q_rollout_render_failed = {
+    "rollout_render_failed",
+    "UPDATE rollout_targets t SET state = 'failed', error = x.e, attempts = t.attempts + 1,"
+    " next_at = NULL, finished_at = now(), updated_at = now()"
+    " FROM jsonb_to_recordset($2::jsonb) AS x(n uuid, e text)"
+    " WHERE t.rollout_id = $1 AND t.node_id = x.n AND t.state = 'pending'",
+    2};
 
-/* Stop: pending targets are cancelled (abort and cancel alike). */
+/* Stop: pending targets are cancelled (abort and cancel alike). Both end the rollout in the
+ * same transaction, so the targets let go here already: a second update of a row in one
+ * transaction re-checks its foreign keys (KEY SHARE on the node), which deadlocked with an
+ * ingest batch holding the node (FOR UPDATE) and waiting for the target. */
 const struct gf_stmt gf_q_rollout_cancel_pending = {
     "rollout_cancel_pending",
     "UPDATE rollout_targets SET state = 'cancelled', error = $2, finished_at = now(),"
-    " updated_at = now() WHERE rollout_id = $1 AND state = 'pending'",
+    " updated_at = now(), holds = false WHERE rollout_id = $1 AND state = 'pending'",
     2};
 
 /* Cancel: targets notified but not started get their previous desired state back (or an
- * empty one, when they had none), then are cancelled. $2 the rollout's bundle. */
+ * empty one, when they had none), rendered files included, then are cancelled (and let go,
+ * as in gf_q_rollout_cancel_pending). $2 the rollout's bundle. */
 const struct gf_stmt gf_q_rollout_restore = {
     "rollout_restore",
     "WITH t AS (SELECT * FROM rollout_targets WHERE rollout_id = $1 AND state = 'notified'"
@@ -237,9 +276,15 @@ const struct gf_stmt gf_q_rollout_restore = {
     " gen = nb.gen + 1, next_publish_at = now(), publish_error = NULL, assigned_at = now(),"
     " state = CASE WHEN t.prev_bundle_id IS NOT NULL AND nb.applied_sha256 = t.prev_sha256"
     " THEN 'applied' ELSE 'pending' END, reason = NULL, state_at = now()"
-    " FROM t WHERE nb.node_id = t.node_id AND nb.bundle_id = $2 RETURNING nb.node_id)"
+    " FROM t WHERE nb.node_id = t.node_id AND nb.bundle_id = $2 RETURNING nb.node_id),"
+    " pf AS (SELECT b.node_id, f.p, f.s FROM back b JOIN t ON t.node_id = b.node_id,"
+    " jsonb_to_recordset(coalesce(t.prev_files, '[]')) AS f(p text, s text)),"
+    " gone AS (DELETE FROM node_bundle_files f USING back b WHERE f.node_id = b.node_id"
+    " AND NOT EXISTS (SELECT 1 FROM pf WHERE pf.node_id = f.node_id AND pf.p = f.path)),"
+    " files AS (INSERT INTO node_bundle_files (node_id, path, sha256) SELECT node_id, p, s"
+    " FROM pf ON CONFLICT (node_id, path) DO UPDATE SET sha256 = excluded.sha256)"
     " UPDATE rollout_targets x SET state = 'cancelled', error = 'cancelled before it started;"
-    " previous desired state restored', finished_at = now(), updated_at = now()"
+    " previous desired state restored', finished_at = now(), updated_at = now(), holds = false"
     " FROM t WHERE x.rollout_id = t.rollout_id AND x.node_id = t.node_id",
     2};
 

@@ -44,12 +44,12 @@ extern const struct gf_stmt gf_q_rollout_counts;
 extern const struct gf_stmt gf_q_rollout_rate;
 /* $1 id, $2 max wave, $3 limit, $4 bundle, $5 envelope, $6 sha, $7 version, $8 timeout s */
 extern const struct gf_stmt gf_q_rollout_notify;
-/* $1 id, $2 max wave, $3 limit -> node, labels (templated bundles) */
+/* templated bundles: $1 id, $2 max wave, $3 limit -> node, labels (locks the targets) */
 extern const struct gf_stmt gf_q_rollout_pick;
-/* $1 id, $2 node, $3 gen, $4 timeout s */
-extern const struct gf_stmt gf_q_rollout_notified_one;
-/* $1 id, $2 node, $3 error */
-extern const struct gf_stmt gf_q_rollout_target_fail;
+/* $1 id, $2 bundle, $3 version, $4 timeout s, $5 [{n, env, sha}] -> nodes notified */
+extern const struct gf_stmt gf_q_rollout_notify_each;
+/* $1 id, $2 [{n, e}]: pending targets failed with error e (no instance) */
+extern const struct gf_stmt gf_q_rollout_render_failed;
 /* $1 id, $2 error */
 extern const struct gf_stmt gf_q_rollout_cancel_pending;
 /* $1 id, $2 bundle */

@@ -14,7 +14,11 @@ without a rate limit. It prints, from the POST:
   committed_s - until the last target's `applied` was committed (its finished_at: the
                 start of the ingest transaction that committed it, milliseconds earlier);
   succeeded_s - until the rollout itself was marked succeeded.
-Usage: tests/bench/rollout_bench.py [--nodes 10000]
+With --templated the bundle is templated (${site} from each station's label): every
+station gets its own rendered, signed instance, and the engine's log gives the time spent
+rendering + signing and storing + notifying the instances.
+Usage: tests/bench/rollout_bench.py [--nodes 10000] [--templated] [--server-arg=--key
+                                    --server-arg=value ...]
 """
 import argparse
 import base64
@@ -25,6 +29,7 @@ import resource
 import subprocess
 import sys
 import time
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -56,6 +61,11 @@ def preload_accounts(broker, ids):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nodes", type=int, default=10000)
+    ap.add_argument("--templated", action="store_true",
+                    help="a templated bundle: every station its own rendered, signed instance")
+    ap.add_argument("--server-arg", action="append", default=[],
+                    help="one more server option (repeat: --server-arg=--mqtt_publishers"
+                    " --server-arg=4)")
     args = ap.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -63,29 +73,33 @@ def main():
                              os.path.join(REPO, "build", "release", "tests", "sim", "fleetsim"))
     fixtures = benchenv.start("gf-rollout-bench-")
     import gf  # noqa: E402
-    broker = gf.Broker(name="rollout-bench").start()
+    # Node ids are made here (md5 of the name, the same in SQL), so their accounts go into the
+    # broker's file before it first starts: restarting it under the running server would make
+    # the server's sessions reconnect by paho's automatic reconnect, which reports no CONNACK
+    # (the broker's Receive Maximum stays unknown, and the desired window at its minimum).
+    ids = [str(uuid.UUID(hashlib.md5(f"bench-{g}".encode()).hexdigest()))
+           for g in range(1, args.nodes + 1)]
+    broker = gf.Broker(name="rollout-bench")
+    preload_accounts(broker, ids)
+    broker.start()
     sim = None
     try:
         with gf.Server(name="rollout-bench", extra_args=[
-                "--log_level", os.environ.get("GF_BENCH_LOG", "warn"), "--fleet_interval_ms", "100",
-                "--db_pool_size", "8"]) as srv:
+                "--log_level", os.environ.get("GF_BENCH_LOG", "info" if args.templated else "warn"),
+                "--fleet_interval_ms", "100",
+                "--db_pool_size", "8"] + args.server_arg) as srv:
             admin = srv.admin()
             t = gf.make_tenant(admin)
             pid = gf.make_project(admin, t["id"])["id"]
             cluster = admin.post(f"/projects/{pid}/clusters", broker.cluster_body()).expect(201).json
             gf.wait_for(lambda: srv.scalar("SELECT count(*) FROM broker_accounts WHERE NOT done")
                         == "0", timeout=60, what="the server's own broker account")
-            srv.sql(f"INSERT INTO nodes (project_id, name, status, public_key, provisioned,"
+            srv.sql(f"INSERT INTO nodes (id, project_id, name, status, public_key, provisioned,"
                     f" broker_cluster_id, labels)"
-                    f" SELECT '{pid}', 'bench-' || g, 'accepted',"
+                    f" SELECT md5('bench-' || g)::uuid, '{pid}', 'bench-' || g, 'accepted',"
                     f" decode(md5(g::text) || md5((g + 1)::text), 'hex'), true,"
-                    f" '{cluster['id']}', '{{\"fleet\": \"bench\"}}'"
+                    f" '{cluster['id']}', jsonb_build_object('fleet', 'bench', 'site', 's' || g)"
                     f" FROM generate_series(1, {args.nodes}) g")
-            ids = [r[0] if isinstance(r, (list, tuple)) else r
-                   for r in srv.sql("SELECT id FROM nodes ORDER BY created_at, id")]
-            broker.stop()
-            preload_accounts(broker, ids)
-            broker.start()
             creds = os.path.join(fixtures, "creds.txt")
             with open(creds, "w") as f:
                 for i in ids:
@@ -101,14 +115,25 @@ def main():
             print(f"# {args.nodes} stations online", flush=True)
             bundle = gf.upload_bundle(admin, pid, {"name": "bench", "actions": []},
                                       [("etc/bench.conf", b"v1\n")]).expect(201).json
+            if args.templated:  # ${site} differs per station: 10,000 distinct rendered files
+                bundle = gf.upload_bundle(admin, pid, {
+                    "name": "bench", "actions": [], "files": {"etc/site.conf": {"template": True}},
+                    "parameters": {"default": {"port": "502"}}},
+                    [("etc/bench.conf", b"v1\n"),
+                     ("etc/site.conf", b"site=${site}\nport=${port}\n" * 8)]).expect(201).json
             time.sleep(2)
+            procs = {"server": srv.proc.pid, "mosquitto": broker.proc.pid, "fleetsim": sim.pid,
+                     "postgres": benchenv.pg_postmaster_pid(fixtures)}
+            cpu0 = {k: benchenv.tree_cpu_seconds(v) for k, v in procs.items()}
             t0 = time.time()
             r = admin.post(f"/projects/{pid}/rollouts", {
                 "bundle_id": bundle["id"], "target": {"selector": "fleet=bench"},
                 "waves": [{"percent": 1}, {"percent": 10}, {"percent": 100}]}).expect(201).json
+            t_post = time.time() - t0
             # Sparse polling over REST: the measurement must not load the database it measures.
             gf.wait_for(lambda: admin.get(f"/rollouts/{r['id']}").json["state"] == "succeeded",
                         timeout=120, step=0.25, what="succeeded")
+            cpu = {k: round(benchenv.tree_cpu_seconds(v) - cpu0[k], 2) for k, v in procs.items()}
             done = float(srv.scalar(f"SELECT extract(epoch FROM finished_at) FROM rollouts"
                                     f" WHERE id = '{r['id']}'"))
             committed = float(srv.scalar(
@@ -122,16 +147,41 @@ def main():
                 if ev.get("ev") == "stats":
                     stats = ev
                     break
+            # Per wave, from the POST: first and last notification (the notifying step's
+            # transaction start) and the last `applied` committed.
+            waves = []
+            for row in srv.sql(
+                    f"SELECT wave, count(*), extract(epoch FROM min(notified_at)),"
+                    f" extract(epoch FROM max(notified_at)), extract(epoch FROM max(finished_at))"
+                    f" FROM rollout_targets WHERE rollout_id = '{r['id']}'"
+                    f" GROUP BY wave ORDER BY wave"):
+                waves.append({"wave": int(row[0]) + 1, "targets": int(row[1]),
+                              "notified_s": [round(float(row[2]) - t0, 3),
+                                             round(float(row[3]) - t0, 3)],
+                              "committed_s": round(float(row[4]) - t0, 3)})
             result = {
                 "nodes": args.nodes,
                 "waves": "1% -> 10% -> 100%, no rate limit",
+                "post_s": round(t_post, 3),
+                "first_notified_s": round(stats["first_desired_ms"] / 1000.0 - t0, 3),
                 "notified_s": round(stats["last_desired_ms"] / 1000.0 - t0, 3),
                 "committed_s": round(committed, 3) if committed else None,
                 "succeeded_s": round(float(done) - t0, 3),
                 "desired_received": stats["desired_received"],
                 "desired_duplicates": stats["desired_duplicates"],
                 "server_rss_mb": round(benchenv.proc_status(srv.proc.pid, "VmHWM") / 2**20, 1),
+                "templated": args.templated,
+                "cpu_s": cpu,
+                "per_wave": waves,
             }
+            if args.templated:  # the engine's own account of its instance batches
+                made = [ln for ln in open(srv.log_path) if "rollout instances made" in ln]
+                field = lambda ln, k: float(ln.split(f" {k}=")[1].split()[0])  # noqa: E731
+                result["instances"] = {
+                    "steps": len(made), "made": int(sum(field(ln, "made") for ln in made)),
+                    "render_sign_ms": round(sum(field(ln, "render_ms") for ln in made), 1),
+                    "notify_ms": round(sum(field(ln, "notify_ms") for ln in made), 1),
+                    "store_ms": round(sum(field(ln, "store_ms") for ln in made), 1)}
             print(json.dumps(result, indent=2))
             if os.environ.get("GF_BENCH_KEEP"):
                 subprocess.run(["cp", srv.log_path, "/tmp/rollout_bench_server.log"])

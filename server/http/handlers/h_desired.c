@@ -3,28 +3,26 @@
  * h_desired.c - /api/v1/nodes/{node_id}/bundle and /api/v1/projects/{project_id}/drift: a
  * node's desired bundle. PUT assigns a published, unexpired bundle of the node's project
  * whose target fits the node (selector on its labels, architecture from its inventory).
- * Templated bundles are rendered for the node here (bundles/render.h), their files stored
- * as blobs, and a per-node manifest (with "node") signed with the project's server key, so
- * the agent verifies exactly the bytes it will install. The assignment bumps the node's
- * outbox generation; the fleet thread publishes the retained `desired` message
- * (mqtt/fleet.c), so an assignment made while the broker is down still reaches the node.
+ * A templated bundle becomes the node's own instance (bundles/pernode.h: rendered files
+ * stored as blobs, a manifest naming the node signed with the project's server key), so the
+ * agent verifies exactly the bytes it will install; rollouts make the same instances. The
+ * assignment bumps the node's outbox generation; the fleet thread publishes the retained
+ * `desired` message (mqtt/fleet.c), so an assignment made while the broker is down still
+ * reaches the node.
  * GET shows desired and applied bundle, the agent's last reported state and recent steps;
  * drift lists the nodes whose applied manifest differs from the desired one.
  */
 #include "handlers.h"
 
+#include "../../bundles/pernode.h"
 #include "../../bundles/published.h"
-#include "../../bundles/render.h"
-#include "../../bundles/trustroot.h"
 #include "../../core/app.h"
 #include "../../store/q_bundles.h"
 #include "../respond.h"
 #include "alloc.h"
 #include "ids.h"
 #include "selector.h"
-#include "sign.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,81 +60,29 @@ static enum gf_err check_target(struct gf_req *r, const char *target, const char
     return err;
 }
 
-/* Render the templated bundle (row b of gf_q_bundle_signed) for node: store rendered blobs,
- * build and sign the node's manifest, and return its envelope in *env and sha in sha. */
+/* The node's own instance of the templated bundle (row b of gf_q_bundle_signed), stored
+ * (bundles/pernode.h): its envelope into *env (gf_free) and manifest hash into sha. */
 static enum gf_err render_for(struct gf_req *r, struct gf_dbconn *db, const PGresult *b,
                               const char *bundle, const char *node, const char *labels, char **env,
-                              size_t *envlen, char sha[65])
+                              char sha[65])
 {
-    const char *manifest = PQgetvalue(b, 0, 1), *project = PQgetvalue(b, 0, 4);
-    char key_id[GF_KEY_ID_LEN + 1], sig_hex[2 * GF_SIG_LEN + 1];
-    struct gf_manifest m;
-    enum gf_reject reason;
+    struct gf_pernode *t = NULL;
     struct gf_diag d;
-    struct gf_buf out;
-    PGresult *files = NULL;
-    json_t *params = json_loads(PQgetvalue(b, 0, 10), 0, NULL), *lab = json_loads(labels, 0, NULL);
-    char *text = NULL;
-    size_t tlen = 0;
     enum gf_err err;
 
     gf_diag_clear(&d);
-    gf_buf_init(&out, GF_MANIFEST_FILE_MAX);
-    if ((err = gf_manifest_decode(manifest, strlen(manifest), &m, &reason, &d)) != GF_OK) {
-        err = GF_ERR_INTERNAL;
+    if ((err = gf_pernode_open(db, gf_req_app(r)->master_key, b, bundle, &t, &d)) != GF_OK ||
+        (err = gf_pernode_add(t, node, labels, &d)) != GF_OK ||
+        (err = gf_pernode_store(t, db)) != GF_OK) {
+        err = d.msg[0] ? gf_req_fail(r, err, d.where, "%s", d.msg) : err;
         goto out;
     }
-    const char *fp[1] = {bundle};
-    const char *np[1] = {node};
-    if ((err = gf_db_exec(db, &gf_q_bundle_files, fp, &files)) != GF_OK ||
-        (err = gf_db_exec(db, &gf_q_node_files_clear, np, NULL)) != GF_OK) {
-        goto out;
+    snprintf(sha, 65, "%s", gf_pernode_sha256(t));
+    if ((*env = gf_strdup(gf_pernode_envelope(t))) == NULL) {
+        err = GF_ERR_NOMEM;
     }
-    const json_t *row = json_object_get(json_object_get(params, "nodes"), node);
-    const json_t *defaults = json_object_get(params, "default");
-    for (int i = 0; i < PQntuples(files); i++) {
-        if (strcmp(PQgetvalue(files, i, 4), "t") != 0) {
-            continue;
-        }
-        const char *path = PQgetvalue(files, i, 0), *tpl = PQgetvalue(files, i, 5);
-        out.len = 0;
-        if ((err = gf_render(tpl, strlen(tpl), row, lab, defaults, &out, &d)) != GF_OK) {
-            err =
-                gf_req_fail(r, GF_ERR_UNPROCESSABLE, "/bundle_id", "template %s: %s", path, d.msg);
-            goto out;
-        }
-        for (size_t k = 0; k < m.nfiles; k++) {
-            if (strcmp(m.files[k].path, path) == 0) {
-                gf_sha256_hex(m.files[k].sha256, sizeof(m.files[k].sha256),
-                              out.data ? out.data : "", out.len);
-                m.files[k].size = out.len;
-                const char *pp[3] = {node, path, m.files[k].sha256};
-                if ((err = gf_h_blob_put(db, m.files[k].sha256, out.data ? out.data : "",
-                                         out.len)) != GF_OK ||
-                    (err = gf_db_exec(db, &gf_q_node_file_put, pp, NULL)) != GF_OK) {
-                    goto out;
-                }
-            }
-        }
-    }
-    snprintf(m.node, sizeof(m.node), "%s", node);
-    if ((err = gf_manifest_encode(&m, &text, &tlen)) != GF_OK) {
-        goto out;
-    }
-    gf_sha256_hex(sha, 65, text, tlen);
-    if ((err = gf_trustroot_sign(db, gf_req_app(r)->master_key, project, text, tlen, key_id,
-                                 sig_hex, &d)) != GF_OK) {
-        err = gf_req_fail(r, err, "/bundle_id", "%s", d.msg[0] ? d.msg : "cannot sign");
-        goto out;
-    }
-    err = gf_trustroot_envelope(text, tlen, key_id, sig_hex, env, envlen);
 out:
-    gf_free(text);
-    gf_buf_free(&out);
-    gf_manifest_free(&m);
-    PQclear(files);
-    json_decref(params);
-    json_decref(lab);
+    gf_pernode_free(t);
     return err;
 }
 
@@ -192,7 +138,7 @@ enum gf_err gf_h_desired_put(struct gf_req *r)
         goto out;
     }
     if (strcmp(PQgetvalue(b, 0, 5), "t") == 0) {
-        err = render_for(r, db, b, bundle, node, PQgetvalue(n, 0, 2), &env, &envlen, sha);
+        err = render_for(r, db, b, bundle, node, PQgetvalue(n, 0, 2), &env, sha);
     } else {
         snprintf(sha, sizeof(sha), "%s", PQgetvalue(b, 0, 9));
         const char *cp[1] = {node};

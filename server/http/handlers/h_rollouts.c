@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * h_rollouts.c - /api/v1/projects/{project_id}/rollouts and /api/v1/rollouts/{rollout_id}:
- * create (checked with rollout/spec.h; the bundle must be a published, unexpired,
- * non-templated bundle of the project signed by a trusted key; the targets are taken at
- * once unless the rollout is a draft, and a node held by another active rollout refuses
- * it with 409), list, read (counts per wave and state, and an ETA), page through targets,
- * and the operator's start / pause / resume / cancel (rollout/rollout.h). Each change is
- * audited by its route and recorded on the project's event feed; the engine is kicked so
- * the change takes effect at once. Idempotency-Key on POST is handled by dispatch.c.
+ * create (checked with rollout/spec.h; the bundle must be a published, unexpired bundle of
+ * the project signed by a trusted key - or, templated, with a server-held key to sign each
+ * node's instance, which the engine renders when it notifies the node; the targets are
+ * taken at once unless the rollout is a draft, and a node held by another active rollout
+ * refuses it with 409), list, read (counts per wave and state, and an ETA), page through
+ * targets, and the operator's start / pause / resume / cancel (rollout/rollout.h). Each
+ * change is audited by its route and recorded on the project's event feed; the engine is
+ * kicked so the change takes effect at once. Idempotency-Key on POST is handled by
+ * dispatch.c.
  */
 #include "handlers.h"
 
@@ -54,6 +56,23 @@ enum gf_err gf_h_rollouts_list(struct gf_req *r)
     return gf_reply_list(r, &gf_q_rollout_list, p, &pg);
 }
 
+/* A templated bundle is rendered per node by the engine, and each node's instance signed
+ * with the project's server-held key: there must be one. 0, or the recorded 409. */
+static enum gf_err check_signer(struct gf_req *r, struct gf_dbconn *db, const char *project)
+{
+    const char *p[3] = {project, "false", NULL};
+    PGresult *k = NULL;
+    enum gf_err err = gf_db_exec(db, &gf_q_trust_signer, p, &k);
+
+    if (err == GF_OK && PQntuples(k) != 1) {
+        err = gf_req_fail(r, GF_ERR_CONFLICT, "/bundle_id",
+                          "the bundle is templated: each node's instance is signed with the "
+                          "project's server-held key, and its trust root holds none");
+    }
+    PQclear(k);
+    return err;
+}
+
 /* The bundle may be rolled out in this project: 0, or the recorded error. */
 static enum gf_err check_bundle(struct gf_req *r, struct gf_dbconn *db, const char *project,
                                 const char *bundle)
@@ -75,10 +94,7 @@ static enum gf_err check_bundle(struct gf_req *r, struct gf_dbconn *db, const ch
     } else if ((err = gf_bundle_usable(db, b, &d)) != GF_OK) {
         err = d.msg[0] ? gf_req_fail(r, err, d.where, "%s", d.msg) : err;
     } else if (strcmp(PQgetvalue(b, 0, 5), "t") == 0) {
-        err = gf_req_fail(r, GF_ERR_UNPROCESSABLE, "/bundle_id",
-                          "templated bundles are rendered per node: assign them with PUT "
-                          "/nodes/{id}/bundle (rollouts of templated bundles are not supported "
-                          "yet)");
+        err = check_signer(r, db, project);
     }
     PQclear(b);
     return err;
