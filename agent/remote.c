@@ -35,12 +35,12 @@
 #include <string.h>
 #include <time.h>
 
-#define GF_REMOTE_PENDING_MAX 32
-#define GF_REMOTE_WAIT_MS 10000      /* a built-in waits this long for the main thread */
-#define GF_REMOTE_CHUNKS_INFLIGHT 64 /* log chunks unacknowledged per session */
-#define GF_REMOTE_TAILS 4               /* logs.tail commands at a time */
+#define GF_REMOTE_PENDING_MAX 32           /* results kept while the session is down */
+#define GF_REMOTE_WAIT_MS 10000            /* a built-in waits this long for the main thread */
+#define GF_REMOTE_CHUNKS_INFLIGHT 64       /* log chunks unacknowledged per session */
+#define GF_REMOTE_TAILS 4                  /* logs.tail commands at a time */
 #define GF_REMOTE_TAIL_BYTES (24u * 1024u) /* line bytes a logs.tail result keeps */
-#define GF_REMOTE_TAIL_MS 10000L        /* longest logs.tail */
+#define GF_REMOTE_TAIL_MS 10000L           /* longest logs.tail */
 
 /* A logs.tail waiting for its stream's chunks. */
 struct tail {
