@@ -21,7 +21,6 @@ Usage: tests/bench/rollout_bench.py [--nodes 10000] [--templated] [--server-arg=
                                     --server-arg=value ...]
 """
 import argparse
-import base64
 import hashlib
 import json
 import os
@@ -35,27 +34,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchenv  # noqa: E402  (also puts tests/integration on the path)
 from benchenv import REPO  # noqa: E402
-
-
-def preload_accounts(broker, ids):
-    """Write a broker account per node into the stopped broker's dynamic-security file, with
-    the per-node ACL the server provisions (its own topic root): ten thousand accounts made
-    one by one over $CONTROL take far longer than the run being measured."""
-    path = os.path.join(broker.dir, "dynsec.json")
-    with open(path) as f:
-        d = json.load(f)
-    salt = os.urandom(12)
-    pw = base64.b64encode(hashlib.pbkdf2_hmac("sha512", b"bench", salt, 101)).decode()
-    for i in ids:
-        root = f"gf/v1/n/{i}/#"
-        d["roles"].append({"rolename": f"bench-{i}", "acls": [
-            {"acltype": t, "topic": root, "priority": 0, "allow": True}
-            for t in ("publishClientSend", "publishClientReceive", "subscribePattern")]})
-        d["clients"].append({"username": i, "roles": [{"rolename": f"bench-{i}"}],
-                             "password": pw, "salt": base64.b64encode(salt).decode(),
-                             "iterations": 101})
-    with open(path, "w") as f:
-        json.dump(d, f)
 
 
 def main():
@@ -80,7 +58,7 @@ def main():
     ids = [str(uuid.UUID(hashlib.md5(f"bench-{g}".encode()).hexdigest()))
            for g in range(1, args.nodes + 1)]
     broker = gf.Broker(name="rollout-bench")
-    preload_accounts(broker, ids)
+    benchenv.preload_broker_accounts(broker, ids)
     broker.start()
     sim = None
     try:
