@@ -11,6 +11,7 @@
  */
 #include "actions.h"
 #include "gf_test.h"
+#include "proc_test.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -55,43 +56,10 @@ static long long now_ms(void)
 
 static long read_pid(const char *name)
 {
-    char p[512], text[32];
-    size_t n = 0;
-    FILE *f;
+    char p[512];
 
     path_in(p, sizeof(p), name);
-    f = fopen(p, "r");
-    if (f != NULL) {
-        n = fread(text, 1, sizeof(text) - 1, f);
-        fclose(f);
-    }
-    text[n] = '\0';
-    return n > 0 ? strtol(text, NULL, 10) : -1;
-}
-
-/* 1 when pid is gone (or a zombie nobody of ours will reap), polling up to 2 s. */
-static int gone(long pid)
-{
-    for (int i = 0; i < 200; i++) {
-        char p[64], st[256];
-        FILE *f;
-        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
-            return 1;
-        }
-        snprintf(p, sizeof(p), "/proc/%ld/stat", pid);
-        f = fopen(p, "r");
-        if (f != NULL) {
-            size_t n = fread(st, 1, sizeof(st) - 1, f);
-            fclose(f);
-            st[n] = '\0';
-            char *rp = strrchr(st, ')');
-            if (rp != NULL && rp[1] == ' ' && rp[2] == 'Z') {
-                return 1;
-            }
-        }
-        usleep(10000);
-    }
-    return 0;
+    return gf_test_read_pid(p);
 }
 
 /* No child of ours is left, running or zombie. */
@@ -259,7 +227,7 @@ static void test_timeout(const struct gf_actions *a)
      * init that reaps slowly leaves the killed grandchild a zombie in it */
     CHECK(took >= 300 && took < 4000);
     long pid = read_pid("hang.sh.pid");
-    CHECK(pid > 0 && gone(pid)); /* the whole group, not just the shell */
+    CHECK(pid > 0 && gf_test_pid_gone(pid)); /* the whole group, not just the shell */
     CHECK(no_children());
 
     t0 = now_ms();
@@ -267,7 +235,7 @@ static void test_timeout(const struct gf_actions *a)
     took = now_ms() - t0;
     CHECK(took >= 2300 && took < 6000); /* SIGTERM ignored: SIGKILL after 2 s */
     pid = read_pid("stubborn.sh.pid");
-    CHECK(pid > 0 && gone(pid));
+    CHECK(pid > 0 && gf_test_pid_gone(pid));
     CHECK(no_children());
 }
 

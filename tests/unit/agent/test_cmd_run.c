@@ -14,6 +14,7 @@
  */
 #include "cmd/cmd.h"
 #include "gf_test.h"
+#include "proc_test.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -82,42 +83,10 @@ static int count_lines(const char *name)
 
 static long read_pid(const char *name)
 {
-    char p[600], text[32];
-    size_t n = 0;
-    FILE *f;
+    char p[600];
 
     path_in(p, sizeof(p), name);
-    f = fopen(p, "r");
-    if (f != NULL) {
-        n = fread(text, 1, sizeof(text) - 1, f);
-        fclose(f);
-    }
-    text[n] = '\0';
-    return n > 0 ? strtol(text, NULL, 10) : -1;
-}
-
-static int gone(long pid)
-{
-    for (int i = 0; i < 200; i++) {
-        char p[64], st[256];
-        FILE *f;
-        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
-            return 1;
-        }
-        snprintf(p, sizeof(p), "/proc/%ld/stat", pid);
-        f = fopen(p, "r");
-        if (f != NULL) {
-            size_t n = fread(st, 1, sizeof(st) - 1, f);
-            fclose(f);
-            st[n] = '\0';
-            char *rp = strrchr(st, ')');
-            if (rp != NULL && rp[1] == ' ' && rp[2] == 'Z') {
-                return 1;
-            }
-        }
-        usleep(10000);
-    }
-    return 0;
+    return gf_test_read_pid(p);
 }
 
 static void wait_file(const char *name, int ms)
@@ -463,8 +432,8 @@ static void test_timeouts(struct gf_cmd *c)
     json_decref(f);
     pid = read_pid("hang.sh.pid");
     child = read_pid("hang.sh.child");
-    CHECK(pid > 0 && gone(pid));
-    CHECK(child > 0 && gone(child)); /* the grandchild: the whole group was killed */
+    CHECK(pid > 0 && gf_test_pid_gone(pid));
+    CHECK(child > 0 && gf_test_pid_gone(child)); /* the grandchild: the whole group was killed */
 
     /* the message expiry is shorter than timeout_ms: it sets the deadline */
     t0 = now_ms();
@@ -475,7 +444,7 @@ static void test_timeouts(struct gf_cmd *c)
     CHECK(strstr(str_of(f, "error"), "message expiry") != NULL);
     json_decref(f);
     child = read_pid("hang.sh.child");
-    CHECK(child > 0 && gone(child));
+    CHECK(child > 0 && gf_test_pid_gone(child));
 
     /* an already expired message does not start */
     CHECK(submit(c, "{\"id\":\"ok-exp\",\"name\":\"ok\"}", 0) == GF_ERR_TIMEOUT);
@@ -680,7 +649,7 @@ static void test_crash(void)
     CHECK(slow > 0);
     if (slow > 0) {
         kill(-(pid_t)slow, SIGKILL); /* its process group outlived the agent */
-        CHECK(gone(slow));
+        CHECK(gf_test_pid_gone(slow));
     }
     CHECK(count_lines("slow.marker") == 1);
     c = runner(4, 16384, 0);
@@ -836,7 +805,7 @@ static void test_stop(void)
     CHECK(strstr(str_of(f, "error"), "agent stopping") != NULL);
     json_decref(f);
     child = read_pid("hang.sh.child");
-    CHECK(child > 0 && gone(child));
+    CHECK(child > 0 && gf_test_pid_gone(child));
     CHECK(submit(c, "{\"id\":\"stop-2\",\"name\":\"ok\"}", -1) == GF_ERR_UNAVAILABLE);
     CHECK(count_msgs("stop-2") == 0);
     gf_cmd_stop(c); /* idempotent */

@@ -8,6 +8,7 @@
  * threads running children at once. No child is ever left unreaped.
  */
 #include "gf_test.h"
+#include "proc_test.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -39,43 +40,10 @@ static long long now_ms(void)
 
 static long read_pid(const char *name)
 {
-    char p[512], text[32];
-    size_t n = 0;
-    FILE *f;
+    char p[512];
 
     path_in(p, sizeof(p), name);
-    f = fopen(p, "r");
-    if (f != NULL) {
-        n = fread(text, 1, sizeof(text) - 1, f);
-        fclose(f);
-    }
-    text[n] = '\0';
-    return n > 0 ? strtol(text, NULL, 10) : -1;
-}
-
-/* 1 when pid is gone or a zombie (polling up to 2 s). */
-static int gone(long pid)
-{
-    for (int i = 0; i < 200; i++) {
-        char p[64], st[256];
-        FILE *f;
-        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
-            return 1;
-        }
-        snprintf(p, sizeof(p), "/proc/%ld/stat", pid);
-        f = fopen(p, "r");
-        if (f != NULL) {
-            size_t n = fread(st, 1, sizeof(st) - 1, f);
-            fclose(f);
-            st[n] = '\0';
-            char *rp = strrchr(st, ')');
-            if (rp != NULL && rp[1] == ' ' && rp[2] == 'Z') {
-                return 1;
-            }
-        }
-        usleep(10000);
-    }
-    return 0;
+    return gf_test_read_pid(p);
 }
 
 static int no_children(void)
@@ -154,7 +122,7 @@ static void test_deadline_kills_group(void)
     CHECK(r.timed_out && !r.cancelled && r.signal == SIGTERM);
     CHECK(now_ms() - t0 >= 300 && now_ms() - t0 < 4000);
     long pid = read_pid("hang.pid");
-    CHECK(pid > 0 && gone(pid)); /* the grandchild too */
+    CHECK(pid > 0 && gf_test_pid_gone(pid)); /* the grandchild too */
     CHECK(no_children());
 }
 
@@ -188,7 +156,7 @@ static void test_cancel(void)
     CHECK(r.cancelled && !r.timed_out);
     CHECK(now_ms() - t0 < 4000);
     long pid = read_pid("cancel.pid");
-    CHECK(pid > 0 && gone(pid));
+    CHECK(pid > 0 && gf_test_pid_gone(pid));
     CHECK(no_children());
 }
 
