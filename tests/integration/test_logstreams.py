@@ -154,6 +154,27 @@ class LogStreamsTest(gf.GfTestCase):
         self.assertEqual(row["state"], "ended", row)
         self.assertIn("max_duration", row["reason"] or "", row)
 
+    def test_stream_nobody_watches_is_stopped(self):
+        log = os.path.join(self.logdir, "unwatched.log")
+        append(log, ["one", "two"])
+        r = self.start({"path": log, "lines": 2, "follow": True})
+        self.assertEqual(r.status, 201, r.text)
+        sid = r.json["id"]
+        gf.wait_for(lambda: self.stream_row(sid)["lines"] == 2, what="the first lines stored")
+        # Nobody has watched it for over a minute (the idle limit), as if that much time went.
+        self.srv.sql(f"UPDATE log_streams SET viewed_at = now() - interval '2 minutes'"
+                     f" WHERE id = '{sid}'")
+        row = gf.wait_for(lambda: (lambda x: x if x["state"] == "ended" else None)(
+            self.stream_row(sid)), what="the unwatched stream ended")
+        self.assertEqual(row["reason"], "no viewer", row)
+        # The agent is told to stop and does: no more lines arrive.
+        gf.wait_for(lambda: self.srv.scalar(
+            f"SELECT state FROM commands WHERE name = 'logs.stream.stop' AND"
+            f" args->>'stream_id' = '{sid}'") == "succeeded", what="the stop command ran")
+        append(log, ["three"])
+        time.sleep(1.5)
+        self.assertEqual(self.stream_row(sid)["lines"], 2)
+
     def test_outside_the_allowlist_fails_with_the_agents_reason(self):
         link = os.path.join(self.logdir, "escape.log")
         os.symlink(self.outside, link)
