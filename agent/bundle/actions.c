@@ -94,40 +94,14 @@ static const char *split(struct action *act)
     return act->argv[0][0] == '/' ? NULL : "the command must start with an absolute path";
 }
 
-/* One line s[0..n) (no newline). where is "file:line". */
-static enum gf_err parse_line(void *ud, const char *s, size_t n, const char *where,
-                              struct gf_diag *diag)
+/* One entry: name = command. where is "file:line". */
+static enum gf_err parse_entry(void *ud, const char *name, size_t nlen, const char *cmd,
+                               size_t clen, const char *where, struct gf_diag *diag)
 {
     struct gf_actions *map = ud;
-    const char *eq, *name, *cmd, *why;
-    size_t nlen, clen;
+    const char *why;
     struct action *act;
 
-    while (n > 0 && (blank(s[n - 1]) || s[n - 1] == '\r')) {
-        n--;
-    }
-    while (n > 0 && blank(*s)) {
-        s++;
-        n--;
-    }
-    if (n == 0 || s[0] == '#') {
-        return GF_OK;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) {
-            return gf_diag_set(diag, GF_ERR_CONFIG, where, "control character in line");
-        }
-    }
-    eq = memchr(s, '=', n);
-    if (eq == NULL) {
-        return gf_diag_set(diag, GF_ERR_CONFIG, where, "expected: name = /path/to/command args");
-    }
-    name = s;
-    for (nlen = (size_t)(eq - s); nlen > 0 && blank(name[nlen - 1]); nlen--) {
-    }
-    for (cmd = eq + 1; cmd < s + n && blank(*cmd); cmd++) {
-    }
-    clen = (size_t)(s + n - cmd);
     if (!name_ok(name, nlen)) {
         return gf_diag_set(diag, GF_ERR_CONFIG, where,
                            "bad action name (1-%u characters of a-z 0-9 . _ : -)",
@@ -166,7 +140,8 @@ enum gf_err gf_actions_load(const char *path, struct gf_actions **out, struct gf
         return GF_ERR_NOMEM;
     }
     if (path != NULL && path[0] != '\0') {
-        err = gf_file_lines(path, "actions_file", parse_line, map, diag);
+        err = gf_file_entries(path, "actions_file", "name = /path/to/command args",
+                              parse_entry, map, diag);
     }
     if (err != GF_OK) {
         gf_actions_free(map);

@@ -171,23 +171,14 @@ static int split(struct entry *e, char *why, size_t cap)
     return 0;
 }
 
-/* Trimmed s[0..n): name = command. where is "file:line". */
-static enum gf_err parse_entry(struct gf_cmd_allow *a, const char *s, size_t n, const char *where,
-                               struct gf_diag *diag)
+/* One entry: name = command. where is "file:line". */
+static enum gf_err parse_entry(void *ud, const char *s, size_t nlen, const char *cmd,
+                               size_t clen, const char *where, struct gf_diag *diag)
 {
-    const char *eq = memchr(s, '=', n), *cmd;
-    size_t nlen, clen;
+    struct gf_cmd_allow *a = ud;
     struct entry *e;
     char why[200];
 
-    if (eq == NULL) {
-        return gf_diag_set(diag, GF_ERR_CONFIG, where, "expected: name = /path/to/command args");
-    }
-    for (nlen = (size_t)(eq - s); nlen > 0 && blank(s[nlen - 1]); nlen--) {
-    }
-    for (cmd = eq + 1; cmd < s + n && blank(*cmd); cmd++) {
-    }
-    clen = (size_t)(s + n - cmd);
     if (!gf_cmd_name_ok(s, nlen)) {
         return gf_diag_set(diag, GF_ERR_CONFIG, where,
                            "bad command name (1-%d characters of a-z 0-9 . _ : -)",
@@ -217,30 +208,6 @@ static enum gf_err parse_entry(struct gf_cmd_allow *a, const char *s, size_t n, 
     return GF_OK;
 }
 
-/* One line s[0..n) (no newline). */
-static enum gf_err parse_line(void *ud, const char *s, size_t n, const char *where,
-                              struct gf_diag *diag)
-{
-    struct gf_cmd_allow *a = ud;
-
-    while (n > 0 && (blank(s[n - 1]) || s[n - 1] == '\r')) {
-        n--;
-    }
-    while (n > 0 && blank(*s)) {
-        s++;
-        n--;
-    }
-    if (n == 0 || s[0] == '#') {
-        return GF_OK;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) {
-            return gf_diag_set(diag, GF_ERR_CONFIG, where, "control character in line");
-        }
-    }
-    return parse_entry(a, s, n, where, diag);
-}
-
 enum gf_err gf_cmd_allow_load(const char *path, struct gf_cmd_allow **out, struct gf_diag *diag)
 {
     struct gf_cmd_allow *a = gf_calloc(1, sizeof(*a));
@@ -250,7 +217,8 @@ enum gf_err gf_cmd_allow_load(const char *path, struct gf_cmd_allow **out, struc
         return GF_ERR_NOMEM;
     }
     if (path != NULL && path[0] != '\0') {
-        err = gf_file_lines(path, "commands_file", parse_line, a, diag);
+        err = gf_file_entries(path, "commands_file", "name = /path/to/command args",
+                              parse_entry, a, diag);
     }
     if (err != GF_OK) {
         gf_cmd_allow_free(a);

@@ -135,8 +135,45 @@ enum gf_err gf_file_mkdirs(const char *path, mode_t mode)
     return GF_OK;
 }
 
-static enum gf_err each_line(const char *path, const struct gf_buf *b, gf_file_line_fn fn,
-                             void *ud, struct gf_diag *diag)
+static int blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* One line s[0..n): trimmed, skipped when blank or a comment, split at its first '='. */
+static enum gf_err one_entry(const char *s, size_t n, const char *where, const char *expected,
+                             gf_file_entry_fn fn, void *ud, struct gf_diag *diag)
+{
+    const char *eq, *value;
+    size_t nlen;
+
+    while (n > 0 && (blank(s[n - 1]) || s[n - 1] == '\r')) {
+        n--;
+    }
+    while (n > 0 && blank(*s)) {
+        s++;
+        n--;
+    }
+    if (n == 0 || s[0] == '#') {
+        return GF_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) {
+            return gf_diag_set(diag, GF_ERR_CONFIG, where, "control character in line");
+        }
+    }
+    if ((eq = memchr(s, '=', n)) == NULL) {
+        return gf_diag_set(diag, GF_ERR_CONFIG, where, "expected: %s", expected);
+    }
+    for (nlen = (size_t)(eq - s); nlen > 0 && blank(s[nlen - 1]); nlen--) {
+    }
+    for (value = eq + 1; value < s + n && blank(*value); value++) {
+    }
+    return fn(ud, s, nlen, value, (size_t)(s + n - value), where, diag);
+}
+
+static enum gf_err each_entry(const char *path, const struct gf_buf *b, const char *expected,
+                              gf_file_entry_fn fn, void *ud, struct gf_diag *diag)
 {
     const char *p = b->data != NULL ? b->data : "";
     const char *end = p + b->len;
@@ -156,7 +193,7 @@ static enum gf_err each_line(const char *path, const struct gf_buf *b, gf_file_l
         if (memchr(p, '\0', n) != NULL) {
             return gf_diag_set(diag, GF_ERR_CONFIG, where, "NUL byte in line");
         }
-        if ((err = fn(ud, p, n, where, diag)) != GF_OK) {
+        if ((err = one_entry(p, n, where, expected, fn, ud, diag)) != GF_OK) {
             return err;
         }
         p += n + 1;
@@ -164,8 +201,8 @@ static enum gf_err each_line(const char *path, const struct gf_buf *b, gf_file_l
     return GF_OK;
 }
 
-enum gf_err gf_file_lines(const char *path, const char *key, gf_file_line_fn fn, void *ud,
-                          struct gf_diag *diag)
+enum gf_err gf_file_entries(const char *path, const char *key, const char *expected,
+                            gf_file_entry_fn fn, void *ud, struct gf_diag *diag)
 {
     struct gf_buf b;
     enum gf_err err;
@@ -180,7 +217,7 @@ enum gf_err gf_file_lines(const char *path, const char *key, gf_file_line_fn fn,
     } else if (err != GF_OK) {
         err = gf_diag_set(diag, err, key, "cannot read %s", path);
     } else {
-        err = each_line(path, &b, fn, ud, diag);
+        err = each_entry(path, &b, expected, fn, ud, diag);
     }
     gf_buf_free(&b);
     return err;
