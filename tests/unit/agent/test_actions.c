@@ -23,52 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char root[] = "/tmp/gf_actions_XXXXXX";
-
-static void path_in(char *out, size_t cap, const char *name)
-{
-    if (snprintf(out, cap, "%s/%s", root, name) >= (int)cap) {
-        out[0] = '\0';
-    }
-}
-
-static void write_text(const char *name, const char *text)
-{
-    char p[512];
-    FILE *f;
-
-    path_in(p, sizeof(p), name);
-    f = fopen(p, "w");
-    CHECK(f != NULL);
-    if (f != NULL) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long read_pid(const char *name)
-{
-    char p[512];
-
-    path_in(p, sizeof(p), name);
-    return gf_test_read_pid(p);
-}
-
-/* No child of ours is left, running or zombie. */
-static int no_children(void)
-{
-    int st;
-
-    return waitpid(-1, &st, WNOHANG) == -1 && errno == ECHILD;
-}
 
 static enum gf_err load_text(const char *text, struct gf_actions **out, struct gf_diag *d)
 {
@@ -161,7 +115,8 @@ static struct gf_actions *load_map(void)
              "stubborn = /bin/sh %s/stubborn.sh\n"
              "bg = /bin/sh %s/bg.sh\n"
              "exit3 = /bin/sh %s/exit3.sh\n",
-             root, root, root, root, root, root, root, root);
+             gf_test_root, gf_test_root, gf_test_root, gf_test_root, gf_test_root, gf_test_root,
+             gf_test_root, gf_test_root);
     CHECK(load_text(text, &a, &d) == GF_OK);
     return a;
 }
@@ -243,8 +198,7 @@ int main(void)
 {
     struct gf_actions *a;
 
-    if (mkdtemp(root) == NULL) {
-        perror("mkdtemp");
+    if (gf_test_mkroot("/tmp/gf_actions_XXXXXX") != 0) {
         return 1;
     }
     test_parse_errors();
@@ -255,12 +209,6 @@ int main(void)
         test_timeout(a);
         gf_actions_free(a);
     }
-    if (gf_test_fail == 0) {
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "cannot remove %s\n", root);
-        }
-    }
+    gf_test_rmroot();
     return gf_test_summary("test_actions");
 }

@@ -28,39 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static char root[] = "/tmp/gf_cmd_run_XXXXXX";
 static char state_dir[600], allow_file[600];
 
 /* ---- helpers ---- */
-
-static void path_in(char *out, size_t cap, const char *name)
-{
-    if (snprintf(out, cap, "%s/%s", root, name) >= (int)cap) {
-        out[0] = '\0';
-    }
-}
-
-static void write_text(const char *name, const char *text)
-{
-    char p[600];
-    FILE *f;
-
-    path_in(p, sizeof(p), name);
-    f = fopen(p, "w");
-    CHECK(f != NULL);
-    if (f != NULL) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Lines in a marker file: how many times a command ran. */
 static int count_lines(const char *name)
@@ -79,14 +49,6 @@ static int count_lines(const char *name)
     }
     fclose(f);
     return n;
-}
-
-static long read_pid(const char *name)
-{
-    char p[600];
-
-    path_in(p, sizeof(p), name);
-    return gf_test_read_pid(p);
 }
 
 static void wait_file(const char *name, int ms)
@@ -321,7 +283,7 @@ static void setup(void)
 {
     char text[4096];
 
-    snprintf(state_dir, sizeof(state_dir), "%s/state", root);
+    snprintf(state_dir, sizeof(state_dir), "%s/state", gf_test_root);
     path_in(allow_file, sizeof(allow_file), "commands.conf");
     write_text("ok.sh", "echo hello\necho oops >&2\nprintf '%s' \"$GATEFLEET_COMMAND_ID\"\n");
     write_text("fail.sh", "echo failing\nexit 3\n");
@@ -343,7 +305,8 @@ static void setup(void)
              "slow = /bin/sh %s/slow.sh\n"
              "echo = /bin/echo {word:[a-z]+}\n"
              "missing = /nonexistent/bin/x\n",
-             root, root, root, root, root, root, root);
+             gf_test_root, gf_test_root, gf_test_root, gf_test_root, gf_test_root, gf_test_root,
+             gf_test_root);
     write_text("commands.conf", text);
 }
 
@@ -830,7 +793,7 @@ static void test_bad_opts(void)
     o.allow_file = "/nonexistent/commands.conf";
     CHECK(gf_cmd_new(&o, &hooks, &c, &d) == GF_ERR_NOTFOUND && c == NULL);
     /* a damaged commands.seen stops the runner rather than forgetting ids */
-    snprintf(bad, sizeof(bad), "%s/badstate", root);
+    snprintf(bad, sizeof(bad), "%s/badstate", gf_test_root);
     CHECK(mkdir(bad, 0700) == 0);
     write_text("badstate/commands.seen", "{\"version\":1,\"commands\":[{\"id\":\"x\"}]}");
     o.allow_file = NULL;
@@ -843,8 +806,7 @@ int main(void)
 {
     struct gf_cmd *c;
 
-    if (mkdtemp(root) == NULL) {
-        perror("mkdtemp");
+    if (gf_test_mkroot("/tmp/gf_cmd_run_XXXXXX") != 0) {
         return 1;
     }
     setup();
@@ -868,12 +830,6 @@ int main(void)
     CHECK(!atomic_load(&bad_len));
     clear_msgs();
     json_decref(logs_args_seen);
-    if (gf_test_fail == 0) {
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "cannot remove %s\n", root);
-        }
-    }
+    gf_test_rmroot();
     return gf_test_summary("test_cmd_run");
 }

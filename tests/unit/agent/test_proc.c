@@ -21,37 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char root[] = "/tmp/gf_proc_XXXXXX";
-
-static void path_in(char *out, size_t cap, const char *name)
-{
-    if (snprintf(out, cap, "%s/%s", root, name) >= (int)cap) {
-        out[0] = '\0';
-    }
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long read_pid(const char *name)
-{
-    char p[512];
-
-    path_in(p, sizeof(p), name);
-    return gf_test_read_pid(p);
-}
-
-static int no_children(void)
-{
-    int st;
-
-    return waitpid(-1, &st, WNOHANG) == -1 && errno == ECHILD;
-}
 
 static enum gf_err sh(const char *script, char *const env[], long timeout_ms,
                       const atomic_int *cancel, char *out, size_t cap, struct gf_proc_result *r)
@@ -192,8 +161,7 @@ static void test_threads(void)
 
 int main(void)
 {
-    if (mkdtemp(root) == NULL) {
-        perror("mkdtemp");
+    if (gf_test_mkroot("/tmp/gf_proc_XXXXXX") != 0) {
         return 1;
     }
     test_status();
@@ -201,12 +169,6 @@ int main(void)
     test_deadline_kills_group();
     test_cancel();
     test_threads();
-    if (gf_test_fail == 0) {
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "cannot remove %s\n", root);
-        }
-    }
+    gf_test_rmroot();
     return gf_test_summary("test_proc");
 }
