@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """gf_fleet.py - shared by the tests that drive many nodes through the fleet simulator
-(tests/sim/fleetsim --mode fleet): enrolling nodes over REST, and a running simulator with
-its stdin commands and its stdout JSON lines.
+(tests/sim/fleetsim --mode fleet): enrolling nodes over REST, a running simulator with its
+stdin commands and its stdout JSON lines, a simulator started with every node online, and
+a test case base that ends the simulator and the broker after its tests.
 """
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -99,3 +101,44 @@ def write_creds(path, nodes, behaviours=None):
             b = (behaviours or {}).get(i)
             f.write(f"{node_id} {pw} {b}\n" if b else f"{node_id} {pw}\n")
     return path
+
+
+def online_sim(srv, broker, nodes, args=("--events", "--step-ms", "20"), behaviours=None,
+               timeout=60):
+    """A Sim (GF_FLEETSIM_BIN) playing nodes [(node_id, password)] on broker with args,
+    once the server sees every one of them online."""
+    creds = write_creds(os.path.join(broker.dir, "creds.txt"), nodes, behaviours)
+    sim = Sim([os.environ["GF_FLEETSIM_BIN"], "--mode", "fleet", "--creds", creds, "--broker",
+               f"127.0.0.1:{broker.port}", *args])
+    gf.wait_for(lambda: srv.scalar("SELECT count(*) FROM nodes WHERE online") == str(len(nodes)),
+                timeout=timeout, what="simulated nodes online")
+    return sim
+
+
+class FleetCase(gf.GfTestCase):
+    """A test case whose setUpClass starts cls.broker and cls.sim (and its own server):
+    tearDownClass ends the simulator (check_summary(summary) may assert on its last line),
+    then the servers and the broker."""
+    start_server = False
+    broker = None
+    sim = None
+
+    @classmethod
+    def check_summary(cls, summary):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.sim is not None and cls.sim.proc.poll() is None:
+                try:
+                    summary = cls.sim.quit()
+                except Exception:  # noqa: BLE001  (a hung simulator must not hide the rest)
+                    cls.sim.proc.kill()
+                    cls.sim.proc.wait(10)
+                else:
+                    cls.check_summary(summary)
+        finally:
+            super().tearDownClass()
+            if cls.broker is not None:
+                cls.broker.stop()

@@ -175,8 +175,7 @@ def table_ids(srv, project, after=0, kind=None):
 
 # ------------------------------------------------------------------ a fleet of nodes
 
-class FleetEvents(gf.GfTestCase):
-    start_server = False
+class FleetEvents(gf_fleet.FleetCase):
 
     @classmethod
     def setUpClass(cls):
@@ -191,23 +190,9 @@ class FleetEvents(gf.GfTestCase):
         cls.admin = admin
         cls.nodes = [n for n, _ in nodes]
         cls.tok = gf.make_token(admin, cls.tid, "viewer")["secret"]
-        creds = gf_fleet.write_creds(os.path.join(cls.broker.dir, "creds.txt"), nodes)
-        cls.sim = gf_fleet.Sim([os.environ["GF_FLEETSIM_BIN"], "--mode", "fleet", "--creds",
-                                creds, "--broker", f"127.0.0.1:{cls.broker.port}", "--events",
-                                "--step-ms", "20"])
-        gf.wait_for(lambda: cls.srv.scalar("SELECT count(*) FROM nodes WHERE online")
-                    == str(NODES), timeout=60, what="simulated nodes online")
+        cls.sim = gf_fleet.online_sim(cls.srv, cls.broker, nodes)
         cls.bundle = gf.upload_bundle(admin, cls.pid, META,
                                       [("etc/x.conf", b"v1\n")]).expect(201).json
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.sim.quit()
-        except Exception:  # noqa: BLE001  (the summary is best effort at teardown)
-            pass
-        super().tearDownClass()
-        cls.broker.stop()
 
     def stream(self, **kw):
         s = Stream(self.srv.base_url, f"/projects/{self.pid}/events", token=self.tok, **kw)

@@ -17,13 +17,12 @@ delivered twice is answered once.
 """
 
 import json
-import os
 import subprocess
 import time
 import uuid
 
 import gf
-from gf_fleet import Sim, fleet_project, write_creds
+from gf_fleet import FleetCase, fleet_project, online_sim
 
 NODES = 20
 SLEEP_MS = 300
@@ -31,37 +30,21 @@ BATCH_NODES = 10
 CONCURRENCY = 5
 
 
-class FleetSimCommandsTest(gf.GfTestCase):
-    start_server = False
+class FleetSimCommandsTest(FleetCase):
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = None
-        cls.sim_bin = os.environ.get("GF_FLEETSIM_BIN")
         cls.broker = gf.Broker().start()
         cls.srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="fleetcmd").start()
         cls.admin, _, cls.pid, nodes = fleet_project(cls.srv, cls.broker, NODES, timeout=60)
         cls.ids = [n for n, _ in nodes]
-        creds = write_creds(os.path.join(cls.broker.dir, "cmd-creds.txt"), nodes)
-        cls.sim = Sim([cls.sim_bin, "--mode", "fleet", "--creds", creds, "--broker",
-                       f"127.0.0.1:{cls.broker.port}", "--events"])
-        gf.wait_for(lambda: cls.srv.scalar("SELECT count(*) FROM nodes WHERE online")
-                    == str(NODES), timeout=30, what="all simulated nodes online")
+        cls.sim = online_sim(cls.srv, cls.broker, nodes, args=("--events",), timeout=30)
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            if cls.sim is not None and cls.sim.proc.poll() is None:
-                summary = cls.sim.quit()
-                assert summary["commands_malformed"] == 0, summary
-                assert summary["malformed"] == 0, summary
-        finally:
-            if cls.sim is not None and cls.sim.proc.poll() is None:
-                cls.sim.proc.kill()
-                cls.sim.proc.wait(10)
-            super().tearDownClass()
-            cls.broker.stop()
+    def check_summary(cls, summary):
+        assert summary["commands_malformed"] == 0, summary
+        assert summary["malformed"] == 0, summary
 
     def command(self, node, name, args=None, timeout_s=30):
         body = {"name": name, "timeout_s": timeout_s}

@@ -27,13 +27,11 @@ NODES = 60
 META = {"name": "neuronex", "actions": [], "health_timeout_s": 30}
 
 
-class RolloutTest(gf.GfTestCase):
-    start_server = False
+class RolloutTest(gf_fleet.FleetCase):
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim_bin = os.environ.get("GF_FLEETSIM_BIN")
         cls.broker = gf.Broker().start()
         keep = os.path.join(gf.run_root(), gf.uniq("rollout-keys"))
         os.makedirs(keep)
@@ -45,22 +43,9 @@ class RolloutTest(gf.GfTestCase):
         admin, _, cls.pid, nodes = gf_fleet.fleet_project(cls.srv, cls.broker, NODES)
         cls.admin = admin
         cls.free = [n for n, _ in nodes]
-        cls.creds = gf_fleet.write_creds(os.path.join(cls.broker.dir, "creds.txt"), nodes)
-        cls.sim = gf_fleet.Sim([cls.sim_bin, "--mode", "fleet", "--creds", cls.creds, "--broker",
-                                f"127.0.0.1:{cls.broker.port}", "--events", "--step-ms", "20"])
-        gf.wait_for(lambda: cls.srv.scalar("SELECT count(*) FROM nodes WHERE online")
-                    == str(NODES), timeout=60, what="simulated nodes online")
+        cls.sim = gf_fleet.online_sim(cls.srv, cls.broker, nodes)
         cls.bundle = gf.upload_bundle(admin, cls.pid, META,
                                       [("etc/x.conf", b"v1\n")]).expect(201).json
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.sim.quit()
-        except Exception:  # noqa: BLE001  (the summary is best effort at teardown)
-            pass
-        super().tearDownClass()
-        cls.broker.stop()
 
     # ------------------------------------------------------------------ helpers
 

@@ -39,13 +39,8 @@ class RolloutDocTest(gf.GfTestCase):
                 srv.sql(f"UPDATE nodes SET labels = '{{\"site\": \"{site}\"}}'"
                         f" WHERE id = '{nid}'")
             # Waves by enrollment order: north 0 | 1 | 2..5; node 3 fails, node 4 hangs.
-            creds = gf_fleet.write_creds(os.path.join(broker.dir, "creds.txt"), nodes,
-                                         {3: "fail", 4: "hang"})
-            sim = gf_fleet.Sim([os.environ["GF_FLEETSIM_BIN"], "--mode", "fleet", "--creds",
-                                creds, "--broker", f"127.0.0.1:{broker.port}", "--step-ms",
-                                "100"])
-            gf.wait_for(lambda: srv.scalar("SELECT count(*) FROM nodes WHERE online") == "9",
-                        what="stations online")
+            sim = gf_fleet.online_sim(srv, broker, nodes, args=("--step-ms", "100"),
+                                      behaviours={3: "fail", 4: "hang"})
 
             def unstick():
                 # Once the script has resumed, the hanging station restarts and applies.

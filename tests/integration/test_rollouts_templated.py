@@ -41,8 +41,7 @@ def verify(envelope, public_hex):
     return lib.crypto_sign_verify_detached(sig, data, len(data), bytes.fromhex(public_hex)) == 0
 
 
-class TemplatedRolloutTest(gf.GfTestCase):
-    start_server = False
+class TemplatedRolloutTest(gf_fleet.FleetCase):
 
     @classmethod
     def setUpClass(cls):
@@ -70,24 +69,10 @@ class TemplatedRolloutTest(gf.GfTestCase):
         gf.wait_for(lambda: cls.srv.scalar("SELECT count(*) FROM nodes WHERE provisioned")
                     == str(NODES), timeout=90, what="broker accounts")
         cls.free = [n for n, _ in nodes]
-        creds = gf_fleet.write_creds(os.path.join(cls.broker.dir, "creds.txt"), nodes)
-        cls.sim = gf_fleet.Sim([os.environ.get("GF_FLEETSIM_BIN"), "--mode", "fleet", "--creds",
-                                creds, "--broker", f"127.0.0.1:{cls.broker.port}", "--events",
-                                "--step-ms", "20"])
-        gf.wait_for(lambda: cls.srv.scalar("SELECT count(*) FROM nodes WHERE online")
-                    == str(NODES), timeout=60, what="simulated nodes online")
+        cls.sim = gf_fleet.online_sim(cls.srv, cls.broker, nodes)
         cls.http = cls.srv.client()
         cls.reader = (gf.uniq("reader"), gf.new_password())  # reads retained desired messages
         cls.broker.make_client(*cls.reader)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.sim.quit()
-        except Exception:  # noqa: BLE001  (the summary is best effort at teardown)
-            pass
-        super().tearDownClass()
-        cls.broker.stop()
 
     # ------------------------------------------------------------------ helpers
 
