@@ -204,12 +204,25 @@ def preload_broker_accounts(broker, ids):
         json.dump(d, f)
 
 
+def bench_ids(n):
+    """The ids of n bench stations: md5 of "bench-<g>", g = 1..n, as online_fleet inserts them,
+    so their broker accounts can be preloaded (preload_broker_accounts) before the broker
+    first starts. (Restarting it under a running server would make the server's sessions
+    reconnect through paho's automatic reconnect, which reports no CONNACK: the broker's
+    Receive Maximum would stay unknown and the publishing window at its minimum.)"""
+    import hashlib
+    import uuid
+    return [str(uuid.UUID(hashlib.md5(f"bench-{g}".encode()).hexdigest()))
+            for g in range(1, n + 1)]
+
+
 def online_fleet(srv, broker, fixtures, n, sim_args=(), timeout=300):
     """n simulated stations online on srv: a tenant, a project with broker as its cluster,
-    n accepted nodes (label fleet=bench) inserted in SQL with their broker accounts preloaded
-    (the broker is restarted for that), and the fleet simulator (fleetsim --mode fleet, plus
-    sim_args) connecting them all; returns once the server shows every node online.
-    Returns (admin client, project id, node ids, simulator Popen: stdin/stdout text pipes)."""
+    n accepted nodes bench_ids(n) (labels fleet=bench, site=s<g>) inserted in SQL, whose
+    broker accounts the caller preloaded before starting broker, and the fleet simulator
+    (fleetsim --mode fleet, plus sim_args) connecting them all; returns once the server shows
+    every node online. Returns (admin client, project id, node ids, simulator Popen:
+    stdin/stdout text pipes)."""
     import gf
     import time
     admin = srv.admin()
@@ -218,18 +231,13 @@ def online_fleet(srv, broker, fixtures, n, sim_args=(), timeout=300):
     cluster = admin.post(f"/projects/{pid}/clusters", broker.cluster_body()).expect(201).json
     gf.wait_for(lambda: srv.scalar("SELECT count(*) FROM broker_accounts WHERE NOT done")
                 == "0", timeout=60, what="the server's own broker account")
-    srv.sql(f"INSERT INTO nodes (project_id, name, status, public_key, provisioned,"
+    srv.sql(f"INSERT INTO nodes (id, project_id, name, status, public_key, provisioned,"
             f" broker_cluster_id, labels)"
-            f" SELECT '{pid}', 'bench-' || g, 'accepted',"
+            f" SELECT md5('bench-' || g)::uuid, '{pid}', 'bench-' || g, 'accepted',"
             f" decode(md5(g::text) || md5((g + 1)::text), 'hex'), true,"
-            f" '{cluster['id']}', '{{\"fleet\": \"bench\"}}'"
+            f" '{cluster['id']}', jsonb_build_object('fleet', 'bench', 'site', 's' || g)"
             f" FROM generate_series(1, {n}) g")
-    ids = [r[0] if isinstance(r, (list, tuple)) else r
-           for r in srv.sql(f"SELECT id FROM nodes WHERE project_id = '{pid}'"
-                            f" ORDER BY created_at, id")]
-    broker.stop()
-    preload_broker_accounts(broker, ids)
-    broker.start()
+    ids = bench_ids(n)
     creds = os.path.join(fixtures, f"creds-{pid}.txt")
     with open(creds, "w") as f:
         for i in ids:

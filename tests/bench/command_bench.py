@@ -244,7 +244,9 @@ def main():
     rng = random.Random(args.seed)
     fixtures = benchenv.start("gf-command-bench-")
     import gf  # noqa: E402  (reads the fixtures directory benchenv.start made)
-    broker = gf.Broker(name="command-bench", nodelay=not args.broker_nagle).start()
+    broker = gf.Broker(name="command-bench", nodelay=not args.broker_nagle)
+    benchenv.preload_broker_accounts(broker, benchenv.bench_ids(args.nodes))
+    broker.start()
     sim = None
     try:
         with gf.Server(name="command-bench", extra_args=[

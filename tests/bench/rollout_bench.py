@@ -21,19 +21,16 @@ Usage: tests/bench/rollout_bench.py [--nodes 10000] [--templated] [--server-arg=
                                     --server-arg=value ...]
 """
 import argparse
-import hashlib
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchenv  # noqa: E402  (also puts tests/integration on the path)
-from benchenv import REPO  # noqa: E402
 
 
 def main():
@@ -47,16 +44,9 @@ def main():
     args = ap.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    sim_bin = os.environ.get("GF_FLEETSIM_BIN",
-                             os.path.join(REPO, "build", "release", "tests", "sim", "fleetsim"))
     fixtures = benchenv.start("gf-rollout-bench-")
     import gf  # noqa: E402
-    # Node ids are made here (md5 of the name, the same in SQL), so their accounts go into the
-    # broker's file before it first starts: restarting it under the running server would make
-    # the server's sessions reconnect by paho's automatic reconnect, which reports no CONNACK
-    # (the broker's Receive Maximum stays unknown, and the desired window at its minimum).
-    ids = [str(uuid.UUID(hashlib.md5(f"bench-{g}".encode()).hexdigest()))
-           for g in range(1, args.nodes + 1)]
+    ids = benchenv.bench_ids(args.nodes)
     broker = gf.Broker(name="rollout-bench")
     benchenv.preload_broker_accounts(broker, ids)
     broker.start()
@@ -66,30 +56,8 @@ def main():
                 "--log_level", os.environ.get("GF_BENCH_LOG", "info" if args.templated else "warn"),
                 "--fleet_interval_ms", "100",
                 "--db_pool_size", "8"] + args.server_arg) as srv:
-            admin = srv.admin()
-            t = gf.make_tenant(admin)
-            pid = gf.make_project(admin, t["id"])["id"]
-            cluster = admin.post(f"/projects/{pid}/clusters", broker.cluster_body()).expect(201).json
-            gf.wait_for(lambda: srv.scalar("SELECT count(*) FROM broker_accounts WHERE NOT done")
-                        == "0", timeout=60, what="the server's own broker account")
-            srv.sql(f"INSERT INTO nodes (id, project_id, name, status, public_key, provisioned,"
-                    f" broker_cluster_id, labels)"
-                    f" SELECT md5('bench-' || g)::uuid, '{pid}', 'bench-' || g, 'accepted',"
-                    f" decode(md5(g::text) || md5((g + 1)::text), 'hex'), true,"
-                    f" '{cluster['id']}', jsonb_build_object('fleet', 'bench', 'site', 's' || g)"
-                    f" FROM generate_series(1, {args.nodes}) g")
-            creds = os.path.join(fixtures, "creds.txt")
-            with open(creds, "w") as f:
-                for i in ids:
-                    f.write(f"{i} bench\n")
-            sim = subprocess.Popen([sim_bin, "--mode", "fleet", "--creds", creds, "--broker",
-                                    f"127.0.0.1:{broker.port}", "--final-only"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, text=True, bufsize=1)
-            deadline = time.monotonic() + 300
-            while srv.scalar("SELECT count(*) FROM nodes WHERE online") != str(args.nodes):
-                if time.monotonic() > deadline:
-                    raise SystemExit("the simulated stations did not all come online")
-                time.sleep(0.5)
+            admin, pid, _, sim = benchenv.online_fleet(srv, broker, fixtures, args.nodes,
+                                                       ["--final-only"])
             print(f"# {args.nodes} stations online", flush=True)
             bundle = gf.upload_bundle(admin, pid, {"name": "bench", "actions": []},
                                       [("etc/bench.conf", b"v1\n")]).expect(201).json
