@@ -27,8 +27,9 @@
     " 'dropped', " s ".dropped, 'requested_by', " s ".requested_by, 'created_at', gf_ts(" s     \
     ".created_at), 'ends_at', gf_ts(" s ".ends_at), 'ended_at', gf_ts(" s ".ended_at))::text"
 
-/* The project event and the audit event of the commands in CTE u that reached a final
- * state (the audit names who asked, where it ran and the outcome). */
+/* The project event of every command in CTE u (command.running when the node starts it,
+ * command.<final state> when it ends) and the audit event of those that reached a final state
+ * (it names who asked, where it ran and the outcome). */
 #define CMD_ENDED(actor_type, actor_id)                                                         \
     " ev AS (INSERT INTO project_events (project_id, kind, data) SELECT u.project_id,"          \
     " 'command.' || u.state, jsonb_build_object('command_id', u.id, 'node_id', u.node_id,"      \

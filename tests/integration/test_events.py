@@ -18,18 +18,17 @@ never read (tiny receive buffers) are dropped after the stall timeout while 20 r
 every event, and the server's resident memory stays bounded.
 """
 
-import http.client
 import json
 import os
 import re
 import selectors
 import socket
-import threading
 import time
 import urllib.parse
 
 import gf
 import gf_fleet
+from gf import Stream
 
 NODES = 4
 RESUMED_RING = 'gf_events_resumed_total{from="ring"}'
@@ -38,99 +37,6 @@ META = {"name": "feedtest", "actions": [], "health_timeout_s": 30}
 
 
 # ------------------------------------------------------------------ an SSE client
-
-class Stream:
-    """One text/event-stream response read by a thread: events as dicts {id, event, data}
-    (data parsed as JSON when it is), comments, in arrival order."""
-
-    def __init__(self, base_url, path, client=None, token=None, last_event_id=None,
-                 query=None):
-        u = urllib.parse.urlsplit(base_url)
-        if query:
-            path += "?" + urllib.parse.urlencode(query)
-        h = {"Accept": "text/event-stream"}
-        tok = token or (client.token if client else None)
-        if tok:
-            h["Authorization"] = f"Bearer {tok}"
-        elif client is not None and client.cookies:
-            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-        if last_event_id is not None:
-            h["Last-Event-ID"] = str(last_event_id)
-        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        self.conn.request("GET", gf.API + path, headers=h)
-        self.resp = self.conn.getresponse()
-        self.status = self.resp.status
-        self.headers = {k.lower(): v for k, v in self.resp.getheaders()}
-        self.events, self.comments, self.retry = [], [], None
-        self.ended = False
-        self.cv = threading.Condition()
-        if self.status == 200:
-            self.conn.sock.settimeout(None)
-            threading.Thread(target=self._read, daemon=True).start()
-        else:
-            self.body = self.resp.read()
-            self.conn.close()
-
-    def _read(self):
-        cur = {}
-        try:
-            while True:
-                line = self.resp.readline()
-                if not line:
-                    break
-                line = line.decode("utf-8").rstrip("\n")
-                with self.cv:
-                    if line == "":
-                        if "data" in cur:
-                            try:
-                                cur["data"] = json.loads(cur["data"])
-                            except ValueError:
-                                pass
-                            self.events.append(cur)
-                        cur = {}
-                    elif line.startswith(":"):
-                        self.comments.append((time.monotonic(), line[1:].strip()))
-                    else:
-                        k, _, v = line.partition(":")
-                        v = v[1:] if v.startswith(" ") else v
-                        if k == "retry":
-                            self.retry = int(v)
-                        elif k in ("id", "event"):
-                            cur[k] = v
-                        elif k == "data":
-                            cur["data"] = cur["data"] + "\n" + v if "data" in cur else v
-                    self.cv.notify_all()
-        except Exception:  # noqa: BLE001 - closed under the reader: the stream ended
-            pass
-        with self.cv:
-            self.ended = True
-            self.cv.notify_all()
-
-    def wait(self, pred, timeout=30, what="events"):
-        """Wait until pred(events) is true; returns the events."""
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            while not pred(self.events):
-                left = deadline - time.monotonic()
-                if left <= 0 or self.ended:
-                    raise AssertionError(f"no {what} on the stream (ended={self.ended}); got "
-                                         f"{[(e.get('id'), e.get('event')) for e in self.events]}")
-                self.cv.wait(min(left, 0.5))
-            return list(self.events)
-
-    def ids(self):
-        with self.cv:
-            return [int(e["id"]) for e in self.events]
-
-    def close(self):
-        sock = self.conn.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.conn.close()
-
 
 def raw_stream(base_url, path, token, rcvbuf=None):
     """A socket that asked for a stream and reads nothing yet (rcvbuf: its receive buffer)."""

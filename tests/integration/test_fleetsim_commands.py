@@ -86,6 +86,34 @@ class FleetSimCommandsTest(FleetCase):
         self.assertGreaterEqual(st["commands_received"], NODES, st)
         self.assertGreaterEqual(st["commands_answered"], NODES, st)
 
+    def test_results_on_the_project_event_feed(self):
+        feed = gf.Stream(self.srv.base_url, f"/projects/{self.pid}/events", client=self.admin,
+                         query={"kinds": "command.*"})
+        self.assertEqual(feed.status, 200)
+        self.addCleanup(feed.close)
+        node = self.ids[5]
+        ok = self.wait_done(self.command(node, "ping")["id"])
+        bad = self.wait_done(self.command(node, "frobnicate")["id"])
+
+        def final(evs):
+            got = {e["data"]["data"]["command_id"]: e for e in evs
+                   if e["event"] != "command.running"}
+            return got if {ok["id"], bad["id"]} <= set(got) else None
+        evs = final(feed.wait(final, what="both commands' final events"))
+        self.assertEqual(evs[bad["id"]]["event"], "command.rejected")
+        d = evs[bad["id"]]["data"]["data"]
+        self.assertEqual((d["node_id"], d["name"], d["state"], d["error"]),
+                         (node, "frobnicate", "rejected", "unknown command"), d)
+        # The ping: succeeded once, after running (which is skipped when both answers are
+        # stored in one ingest transaction).
+        self.assertIn([e["event"] for e in feed.events
+                       if e["data"]["data"]["command_id"] == ok["id"]],
+                      (["command.running", "command.succeeded"], ["command.succeeded"]))
+        # The rejected one never ran.
+        self.assertEqual([e["event"] for e in feed.events
+                          if e["data"]["data"]["command_id"] == bad["id"]],
+                         ["command.rejected"])
+
     def test_unknown_name_and_bad_args_are_rejected(self):
         node = self.ids[1]
         c = self.wait_done(self.command(node, "frobnicate")["id"])

@@ -16,7 +16,7 @@ import os
 import time
 
 import gf
-from test_events import Stream
+from gf import Stream
 
 
 def append(path, lines):
