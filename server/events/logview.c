@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * logview.c - log stream viewers (see logview.h). The registry is a list under one mutex:
- * a notification wakes the viewers of its stream; a viewer's next() reads on a pooled
- * connection (the HTTP thread it runs on is the viewer's own while it does).
+ * a notification ('<stream>:<seq>' for chunks, '<stream>:end' when the stream ended or went
+ * away: migration 0009) marks the viewers of its stream dirty and wakes them; a viewer's
+ * next() reads on a pooled connection only when it is dirty (so heartbeats cost no query),
+ * and stays dirty while it has more to send.
  */
 #define GF_LOG_MODULE "logview"
 
@@ -17,6 +19,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,8 @@ struct gf_logview {
     char stream[40];
     uint64_t after; /* last seq sent */
     void *sse;
-    int ended; /* the end message is out */
+    atomic_int dirty; /* something may have changed since next() last read */
+    int ended;        /* the end message is out */
 };
 
 struct gf_logviews {
@@ -47,13 +51,14 @@ static void wake_stream(struct gf_logviews *v, const char *stream)
     pthread_mutex_lock(&v->mu);
     for (struct gf_logview *w = v->head; w != NULL; w = w->next) {
         if (stream == NULL || strcmp(w->stream, stream) == 0) {
+            atomic_store(&w->dirty, 1);
             gf_sse_wake(w->sse);
         }
     }
     pthread_mutex_unlock(&v->mu);
 }
 
-/* '<stream uuid>:<seq>' */
+/* '<stream uuid>:<seq>' or '<stream uuid>:end' */
 static void on_notify(void *arg, PGconn *c, const char *payload)
 {
     char stream[40];
@@ -173,6 +178,7 @@ enum gf_err gf_logview_open(struct gf_logviews *v, const char *stream, uint64_t 
     snprintf(w->stream, sizeof(w->stream), "%s", stream);
     w->after = after;
     w->sse = sse;
+    atomic_store(&w->dirty, 1);
     pthread_mutex_lock(&v->mu);
     w->next = v->head;
     v->head = w;
@@ -206,11 +212,22 @@ static enum gf_err maybe_end(struct gf_logview *w, struct gf_dbconn *db, struct 
             w->ended = 1;
             err = GF_ERR_NOTFOUND;
         } else if (err == GF_ERR_TOOBIG) {
+            atomic_store(&w->dirty, 1);
             err = GF_OK; /* next time, when the buffer has room */
         }
     }
     PQclear(res);
     return err;
+}
+
+/* A chunk alone larger than the client's buffer: its place in the sequence, without lines,
+ * so the viewer goes on (GF_ERR_TOOBIG if even that does not fit). */
+static enum gf_err oversized(struct gf_buf *out, const char *id, size_t bytes)
+{
+    char data[160];
+
+    snprintf(data, sizeof(data), "{\"seq\":%s,\"lines\":[],\"omitted_bytes\":%zu}", id, bytes);
+    return gf_sse_message(out, id, "chunk", data);
 }
 
 static enum gf_err next(void *state, struct gf_buf *out)
@@ -219,12 +236,17 @@ static enum gf_err next(void *state, struct gf_buf *out)
     struct gf_dbconn *db;
     PGresult *res = NULL;
     char after[24], limit[16], id[24];
+    int rows = 0, sent = 0;
     enum gf_err err;
 
     if (w->ended) {
         return GF_ERR_NOTFOUND;
     }
+    if (!atomic_exchange(&w->dirty, 0)) {
+        return GF_OK; /* no notification since the last read: nothing new */
+    }
     if ((err = gf_db_acquire(w->views->app->db, &db)) != GF_OK) {
+        atomic_store(&w->dirty, 1);
         return err;
     }
     snprintf(after, sizeof(after), "%llu", (unsigned long long)w->after);
@@ -233,10 +255,13 @@ static enum gf_err next(void *state, struct gf_buf *out)
     if ((err = gf_db_exec(db, &gf_q_log_chunks_after, p, &res)) != GF_OK) {
         goto out;
     }
-    int rows = PQntuples(res), sent = 0;
+    rows = PQntuples(res);
     for (int r = 0; r < rows; r++) {
         snprintf(id, sizeof(id), "%s", PQgetvalue(res, r, 0));
         enum gf_err e = gf_sse_message(out, id, "chunk", PQgetvalue(res, r, 1));
+        if (e == GF_ERR_TOOBIG && sent == 0) {
+            e = oversized(out, id, (size_t)PQgetlength(res, r, 1));
+        }
         if (e == GF_ERR_TOOBIG) {
             break; /* the rest when the client took this */
         }
@@ -251,6 +276,9 @@ static enum gf_err next(void *state, struct gf_buf *out)
         err = maybe_end(w, db, out);
     }
 out:
+    if (err == GF_OK && !w->ended && (sent < rows || rows == GF_LOGVIEW_BATCH)) {
+        atomic_store(&w->dirty, 1); /* more to send once the client took this */
+    }
     PQclear(res);
     gf_db_release(w->views->app->db, db);
     return err;

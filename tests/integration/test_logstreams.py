@@ -12,6 +12,7 @@ allowlist (directly, or through a symlink) fail with the agent's reason, and pat
 can never be right are refused by the server before anything is sent.
 """
 
+import json
 import os
 import time
 
@@ -153,6 +154,26 @@ class LogStreamsTest(gf.GfTestCase):
         row = self.stream_row(r.json["id"])
         self.assertEqual(row["state"], "ended", row)
         self.assertIn("max_duration", row["reason"] or "", row)
+
+    def test_chunk_larger_than_a_viewers_buffer_is_skipped_not_stuck(self):
+        log = os.path.join(self.logdir, "quiet.log")
+        append(log, [])
+        r = self.start({"path": log, "lines": 0, "follow": True})
+        self.assertEqual(r.status, 201, r.text)
+        sid = r.json["id"]
+        v = self.view(sid, last_event_id=1000)
+        # A chunk over sse_client_buffer (64 KiB), then a small one, as if the agent sent them.
+        big = json.dumps({"stream": sid, "seq": 1001, "lines": ["x" * 100000]})
+        small = json.dumps({"stream": sid, "seq": 1002, "lines": ["after"]})
+        self.srv.sql(f"INSERT INTO log_chunks (stream_id, seq, chunk) VALUES"
+                     f" ('{sid}', 1001, '{big}'), ('{sid}', 1002, '{small}');"
+                     f" SELECT pg_notify('gf_log', '{sid}:1002')")
+        ev = v.wait(lambda ev: any(e.get("id") == "1002" for e in ev), what="the chunk after")
+        chunks = [e for e in ev if e.get("event") == "chunk"]
+        self.assertEqual([e["id"] for e in chunks], ["1001", "1002"])
+        self.assertEqual(chunks[0]["data"], {"seq": 1001, "lines": [],
+                                             "omitted_bytes": len(big)})
+        self.assertEqual(chunks[1]["data"]["lines"], ["after"])
 
     def test_stream_nobody_watches_is_stopped(self):
         log = os.path.join(self.logdir, "unwatched.log")
