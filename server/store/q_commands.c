@@ -46,7 +46,7 @@
 
 const struct gf_stmt gf_q_command_node = {
     "command_node",
-    "SELECT status, online, broker_cluster_id, project_id FROM nodes WHERE id = $1", 1};
+    "SELECT status, broker_cluster_id FROM nodes WHERE id = $1", 1};
 
 const struct gf_stmt gf_q_command_insert = {
     "command_insert",

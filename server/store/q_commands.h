@@ -11,7 +11,7 @@
 
 #include "db.h"
 
-/* $1 node -> status, online, broker cluster (text or NULL), project */
+/* $1 node -> status, broker cluster (text or NULL) */
 extern const struct gf_stmt gf_q_command_node;
 /* $1 node, $2 name, $3 args, $4 timeout ms, $5 requested_by, $6 label -> json, id */
 extern const struct gf_stmt gf_q_command_insert;

@@ -74,8 +74,8 @@ static int known_state(const char *state)
     return state == NULL;
 }
 
-/* The node may get a command now: accepted and attached to a broker cluster. */
-static enum gf_err check_node(struct gf_req *r, struct gf_dbconn *db, const char *node)
+enum gf_err gf_h_node_reachable(struct gf_req *r, struct gf_dbconn *db, const char *node,
+                                const char *what)
 {
     PGresult *res = NULL;
     const char *p[1] = {node};
@@ -87,10 +87,9 @@ static enum gf_err check_node(struct gf_req *r, struct gf_dbconn *db, const char
     if (PQntuples(res) == 0) {
         err = gf_req_fail(r, GF_ERR_NOTFOUND, "", "no such node");
     } else if (strcmp(PQgetvalue(res, 0, 0), "accepted") != 0) {
-        err = gf_req_fail(r, GF_ERR_CONFLICT, "node_id",
-                          "the node is %s: commands go to accepted nodes only",
-                          PQgetvalue(res, 0, 0));
-    } else if (PQgetisnull(res, 0, 2)) {
+        err = gf_req_fail(r, GF_ERR_CONFLICT, "node_id", "the node is %s: %s accepted nodes only",
+                          PQgetvalue(res, 0, 0), what);
+    } else if (PQgetisnull(res, 0, 1)) {
         err = gf_req_fail(r, GF_ERR_CONFLICT, "node_id",
                           "the node has no broker cluster, so no way to reach it");
     }
@@ -98,6 +97,7 @@ static enum gf_err check_node(struct gf_req *r, struct gf_dbconn *db, const char
     return err;
 }
 
+/* A batch's body; a single node's is the first three (GF_CMD_NODE_FIELDS). */
 static const struct gf_json_field cmd_fields[] = {
     {"name", GF_JSON_STRING, 1, 0, 1, 64, 0, 0},
     {"args", GF_JSON_OBJECT, 0, 1, 0, 0, 0, 0},
@@ -105,6 +105,7 @@ static const struct gf_json_field cmd_fields[] = {
     {"selector", GF_JSON_STRING, 0, 0, 1, 1024, 0, 0},
     {"concurrency", GF_JSON_INT, 0, 1, 0, 0, 1, 1000},
 };
+#define GF_CMD_NODE_FIELDS 3
 
 enum gf_err gf_h_commands_create(struct gf_req *r)
 {
@@ -113,14 +114,14 @@ enum gf_err gf_h_commands_create(struct gf_req *r)
     PGresult *res = NULL;
     json_t *body = NULL;
     char *args = NULL, timeout[24], label[300];
-    enum gf_err err = gf_req_json(r, cmd_fields, 3, &body);
+    enum gf_err err = gf_req_json(r, cmd_fields, GF_CMD_NODE_FIELDS, &body);
 
     if (err != GF_OK) {
         return err;
     }
     const char *name = gf_json_str(body, "name");
     if ((err = check_name(r, name)) != GF_OK || (err = args_text(r, body, &args)) != GF_OK ||
-        (err = gf_req_db(r, &db)) != GF_OK || (err = check_node(r, db, node)) != GF_OK) {
+        (err = gf_req_db(r, &db)) != GF_OK || (err = gf_h_node_reachable(r, db, node, "commands go to")) != GF_OK) {
         goto out;
     }
     snprintf(timeout, sizeof(timeout), "%lld",

@@ -69,7 +69,7 @@ enum gf_err gf_h_logstreams_create(struct gf_req *r)
     };
     const char *node = gf_req_param(r, "node_id");
     struct gf_dbconn *db;
-    PGresult *res = NULL, *n = NULL;
+    PGresult *res = NULL;
     json_t *body = NULL, *source = NULL, *args = NULL;
     char *stext = NULL, *atext = NULL, dur[24], label[300];
     enum gf_err err = gf_req_json(r, fields, sizeof(fields) / sizeof(fields[0]), &body);
@@ -97,28 +97,25 @@ enum gf_err gf_h_logstreams_create(struct gf_req *r)
         goto out;
     }
     long long duration = gf_json_int(body, "max_duration_s", GF_LOGS_DURATION_DEFAULT_S);
+    /* The source as the API shows it; the agent's args the same in milliseconds. */
     source = json_pack("{s:s?, s:s?, s:I, s:b, s:s?, s:I}", "path", path, "unit", unit, "lines",
                        (json_int_t)gf_json_int(body, "lines", 100), "follow",
                        gf_json_bool(body, "follow", 1), "filter", filter, "max_duration_s",
                        (json_int_t)duration);
-    args = json_pack("{s:s?, s:s?, s:I, s:b, s:s?, s:I}", "path", path, "unit", unit, "lines",
-                     (json_int_t)gf_json_int(body, "lines", 100), "follow",
-                     gf_json_bool(body, "follow", 1), "filter", filter, "max_duration_ms",
-                     (json_int_t)(duration * 1000));
+    args = source ? json_deep_copy(source) : NULL;
+    if (args != NULL && (json_object_del(args, "max_duration_s") != 0 ||
+                         json_object_set_new(args, "max_duration_ms",
+                                             json_integer(duration * 1000)) != 0)) {
+        err = GF_ERR_NOMEM;
+        goto out;
+    }
     if (source == NULL || args == NULL || (stext = json_dumps(source, JSON_COMPACT)) == NULL ||
         (atext = json_dumps(args, JSON_COMPACT)) == NULL) {
         err = GF_ERR_NOMEM;
         goto out;
     }
-    const char *np[1] = {node};
     if ((err = gf_req_db(r, &db)) != GF_OK ||
-        (err = gf_db_exec(db, &gf_q_command_node, np, &n)) != GF_OK) {
-        goto out;
-    }
-    if (PQntuples(n) == 0 || strcmp(PQgetvalue(n, 0, 0), "accepted") != 0) {
-        err = gf_req_fail(r, GF_ERR_CONFLICT, "node_id",
-                          "the node is %s: log streams come from accepted nodes only",
-                          PQntuples(n) ? PQgetvalue(n, 0, 0) : "gone");
+        (err = gf_h_node_reachable(r, db, node, "log streams come from")) != GF_OK) {
         goto out;
     }
     snprintf(dur, sizeof(dur), "%lld", duration * 1000);
@@ -133,7 +130,6 @@ enum gf_err gf_h_logstreams_create(struct gf_req *r)
     gf_req_kick_fleet(r);
     err = gf_reply_result(r, res, 201);
 out:
-    PQclear(n);
     PQclear(res);
     free(stext);
     free(atext);

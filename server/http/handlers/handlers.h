@@ -112,6 +112,10 @@ enum gf_err gf_h_desired_get(struct gf_req *r);
 enum gf_err gf_h_desired_put(struct gf_req *r);
 
 /* h_commands.c */
+/* The node can be reached now: it exists (else 404), is accepted and has a broker cluster
+ * (else 409; what completes "the node is pending: <what> accepted nodes only"). */
+enum gf_err gf_h_node_reachable(struct gf_req *r, struct gf_dbconn *db, const char *node,
+                                const char *what);
 enum gf_err gf_h_commands_create(struct gf_req *r);
 enum gf_err gf_h_commands_batch(struct gf_req *r);
 enum gf_err gf_h_commands_get(struct gf_req *r);
