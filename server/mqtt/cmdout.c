@@ -2,11 +2,12 @@
  *
  * cmdout.c - the command outbox of one broker cluster (cmdout.h), run by the fleet thread.
  *
- * One transaction per round: take the cluster's advisory lock (one replica at a time, so a
- * batch's concurrency cap holds), lock the due rows (SKIP LOCKED), publish each on the
- * node's `cmd/req` as an MQTT 5 request - response topic `cmd/res` under the node's root,
- * the command id as correlation data, message expiry up to the command's deadline - wait for
- * the PUBACKs, and mark the acknowledged rows sent and the others due again in 2 s. The
+ * One transaction per round: take the publishers' advisory lock (one replica and cluster at
+ * a time, so a batch's concurrency cap holds even when the batch spans clusters), lock the
+ * due rows (SKIP LOCKED), publish each on the node's `cmd/req` as an MQTT 5 request -
+ * response topic `cmd/res` under the node's root, the command id as correlation data,
+ * message expiry up to the command's deadline - flush the session (every PUBACK in, one
+ * wait for all), and mark the acknowledged rows sent and the others due again in 2 s. The
  * broker holds a request for an offline node in the node's persistent session and drops it
  * at its expiry, so a stale command never runs late; the sweep ends it as `expired`.
  */
@@ -36,16 +37,15 @@ int gf_cmdout_publish(struct gf_dbconn *db, const char *cluster, struct gf_mconn
     char limit[16], topic[96], resp[96];
     int tokens[GF_CMDOUT_BATCH];
     PGresult *res = NULL, *lk = NULL;
-    const char *lp[1] = {cluster};
     enum gf_err err;
     int rows = 0;
 
     if (pc == NULL || !gf_mconn_connected(pc) || gf_db_begin(db) != GF_OK) {
         return 0;
     }
-    if ((err = gf_db_exec(db, &gf_q_command_lock, lp, &lk)) != GF_OK ||
+    if ((err = gf_db_exec(db, &gf_q_command_lock, NULL, &lk)) != GF_OK ||
         strcmp(PQgetvalue(lk, 0, 0), "t") != 0) {
-        goto done; /* another replica is publishing this cluster's commands */
+        goto done; /* another replica is publishing commands */
     }
     snprintf(limit, sizeof(limit), "%d", GF_CMDOUT_BATCH);
     const char *p[2] = {cluster, limit};
@@ -56,6 +56,7 @@ int gf_cmdout_publish(struct gf_dbconn *db, const char *cluster, struct gf_mconn
     unsigned window = gf_mconn_receive_max(pc) / 2;
     window = window < 1 ? 1 : window > GF_CMDOUT_WINDOW ? GF_CMDOUT_WINDOW : window;
     int64_t deadline = gf_time_mono_us() + GF_CMDOUT_WAIT_MS * 1000LL;
+    unsigned epoch = gf_mconn_connects(pc);
     for (int r = 0; r < rows; r++) {
         const char *id = PQgetvalue(res, r, 0), *node = PQgetvalue(res, r, 1);
         const char *payload = PQgetvalue(res, r, 2);
@@ -71,10 +72,13 @@ int gf_cmdout_publish(struct gf_dbconn *db, const char *cluster, struct gf_mconn
             tokens[r] = -1;
         }
     }
+    /* Acknowledged: the session flushed without a reconnect, and the broker took this one. */
+    long left = (long)((deadline - gf_time_mono_us()) / 1000);
+    int flushed = rows > 0 && left > 0 && gf_mconn_flush(pc, left) == GF_OK &&
+                  gf_mconn_connects(pc) == epoch;
     json_t *sent = json_array(), *unsent = json_array();
     for (int r = 0; r < rows; r++) {
-        long left = (long)((deadline - gf_time_mono_us()) / 1000);
-        int ok = tokens[r] >= 0 && left > 0 && gf_mconn_wait(pc, tokens[r], left) == GF_OK;
+        int ok = flushed && tokens[r] >= 0 && gf_mconn_outcome(pc, tokens[r]) == GF_OK;
         json_array_append_new(ok ? sent : unsent, json_string(PQgetvalue(res, r, 0)));
     }
     char *st = json_dumps(sent, JSON_COMPACT), *ut = json_dumps(unsent, JSON_COMPACT);
@@ -106,7 +110,7 @@ done:
 
 void gf_cmdout_sweep(struct gf_dbconn *db)
 {
-    char grace[16], idle[16], keep[16];
+    char grace[16], idle[16];
     PGresult *res = NULL;
 
     snprintf(grace, sizeof(grace), "%d", GF_CMDOUT_GRACE_MS);
@@ -118,12 +122,26 @@ void gf_cmdout_sweep(struct gf_dbconn *db)
     PQclear(res);
     res = NULL;
     snprintf(idle, sizeof(idle), "%d", GF_LOGS_IDLE_MS);
-    snprintf(keep, sizeof(keep), "%d", GF_LOGS_KEEP_MIN);
-    const char *lp[2] = {idle, keep};
+    const char *lp[1] = {idle};
     if (gf_db_exec(db, &gf_q_log_streams_idle, lp, &res) == GF_OK &&
         strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
         gf_log_info("log streams stopped: nobody watched them", "count=%s",
                     PQgetvalue(res, 0, 0));
     }
     PQclear(res);
+}
+
+enum gf_err gf_cmdout_prune(struct gf_dbconn *db)
+{
+    char keep[16];
+    PGresult *res = NULL;
+
+    snprintf(keep, sizeof(keep), "%d", GF_LOGS_KEEP_MIN);
+    const char *p[1] = {keep};
+    enum gf_err err = gf_db_exec(db, &gf_q_log_chunks_prune, p, &res);
+    if (err == GF_OK && strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
+        gf_log_info("old log chunks deleted", "count=%s", PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return err;
 }

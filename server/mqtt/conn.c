@@ -149,7 +149,7 @@ static void on_lost(void *ctx, char *cause)
 
     atomic_store(&c->connected, 0);
     pthread_mutex_lock(&c->wmu);
-    pthread_cond_broadcast(&c->wcv); /* gf_mconn_wait gives up on a lost connection */
+    pthread_cond_broadcast(&c->wcv); /* gf_mconn_flush gives up on a lost connection */
     pthread_mutex_unlock(&c->wmu);
     gf_log_warn("connection lost", "conn=%s cause=%s", c->label, cause ? cause : "-");
 }
@@ -311,42 +311,6 @@ enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long
     }
     pthread_mutex_unlock(&c->wmu);
     return err;
-}
-
-enum gf_err gf_mconn_wait(struct gf_mconn *c, int token, long timeout_ms)
-{
-    struct timespec until = deadline_in(timeout_ms);
-
-    /* Not MQTTAsync_waitForCompletion: it polls every 100 ms. Completions count `done` up
-     * after paho dropped the message from its lists, so waiting on wcv for `done` to move
-     * after a negative check misses none; slices of 20 ms bound the cost if it did. */
-    for (;;) {
-        pthread_mutex_lock(&c->wmu);
-        unsigned long seen = c->done;
-        pthread_mutex_unlock(&c->wmu);
-        if (MQTTAsync_isComplete(c->client, token) == MQTTASYNC_TRUE) {
-            break;
-        }
-        struct timespec slice = deadline_in(20);
-        int expired = 0;
-        if (slice.tv_sec > until.tv_sec ||
-            (slice.tv_sec == until.tv_sec && slice.tv_nsec > until.tv_nsec)) {
-            slice = until;
-            expired = 1; /* this slice is the last one */
-        }
-        int timed_out = 0;
-        pthread_mutex_lock(&c->wmu);
-        while (!timed_out && c->done == seen && atomic_load(&c->connected)) {
-            timed_out = pthread_cond_timedwait(&c->wcv, &c->wmu, &slice) != 0;
-        }
-        int lost = !atomic_load(&c->connected);
-        pthread_mutex_unlock(&c->wmu);
-        if (lost || (timed_out && expired)) {
-            return GF_ERR_TIMEOUT;
-        }
-    }
-    return atomic_load(&c->acks[(unsigned)token % GF_MCONN_TOKENS]) == ACK_REFUSED ? GF_ERR_PERM
-                                                                                  : GF_OK;
 }
 
 enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms)

@@ -52,7 +52,7 @@ int gf_mconn_connected(const struct gf_mconn *c);
 enum gf_err gf_mconn_publish(struct gf_mconn *c, const char *topic, const void *payload,
                              size_t len, int qos, int retain);
 
-/* The same, giving the delivery token to wait for with gf_mconn_wait. */
+/* The same, giving the delivery token (its outcome: gf_mconn_flush, gf_mconn_outcome). */
 enum gf_err gf_mconn_publish_token(struct gf_mconn *c, const char *topic, const void *payload,
                                    size_t len, int qos, int retain, int *token);
 
@@ -87,11 +87,6 @@ enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms);
  * GF_OK when the broker acknowledged it, GF_ERR_PERM when it refused it (or no answer is
  * known). Valid until 65,535 more publishes reuse the token. */
 enum gf_err gf_mconn_outcome(struct gf_mconn *c, int token);
-
-/* Wait up to timeout_ms until the message of token is delivered (QoS 1: the broker's PUBACK).
- * GF_ERR_TIMEOUT when it was not (lost connection included), GF_ERR_PERM when the broker
- * answered with a failure reason (not authorised, quota exceeded, too large). */
-enum gf_err gf_mconn_wait(struct gf_mconn *c, int token, long timeout_ms);
 
 /* Disconnect (waiting up to 2 s for in-flight messages) and stop reconnecting; the handle
  * stays valid (publish answers GF_ERR_UNAVAILABLE), so work that still refers to it can

@@ -2,7 +2,8 @@
  *
  * fleet.c - the fleet thread (see fleet.h). Each loop: reload the cluster list when it
  * changed (by id and version), start or stop sessions, provision due broker accounts,
- * run the overdue detector, and every hour the health partition maintenance.
+ * run the overdue detector, every second the command and log stream sweep, and every hour
+ * the maintenance (health partitions, telemetry cursors, old log chunks).
  *
  * A cluster's sessions: the admin session (broker.h) provisions the server's own service
  * account first; only then does the ingest session connect with it (client id stable per
@@ -525,6 +526,9 @@ static void maintenance(struct gf_fleet *f, struct gf_dbconn *db)
     if (err == GF_OK) {
         err = gf_db_exec(db, &gf_q_cursor_prune, rp, NULL);
     }
+    if (err == GF_OK) {
+        err = gf_cmdout_prune(db);
+    }
     if (err == GF_OK && (err = gf_db_commit(db)) == GF_OK) {
         gf_log_info("health partitions maintained", "created=%s dropped=%s retention_days=%s",
                     gf_db_val(made, 0, 0), gf_db_val(dropped, 0, 0), back);
@@ -539,7 +543,7 @@ static void maintenance(struct gf_fleet *f, struct gf_dbconn *db)
 static void *fleet_main(void *arg)
 {
     struct gf_fleet *f = arg;
-    int64_t next_reload = 0;
+    int64_t next_reload = 0, next_sweep = 0;
 
     for (;;) {
         struct gf_dbconn *db = NULL;
@@ -574,7 +578,10 @@ static void *fleet_main(void *arg)
                 }
             }
             overdue(f, db);
-            gf_cmdout_sweep(db);
+            if (now >= next_sweep) {
+                gf_cmdout_sweep(db);
+                next_sweep = now + 1000000;
+            }
             gf_db_release(f->app->db, db);
         }
         struct timespec until;

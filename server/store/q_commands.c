@@ -101,10 +101,10 @@ const struct gf_stmt gf_q_batch_commands = {
     " ORDER BY c.created_at, c.id LIMIT $5",
     5};
 
-/* One replica at a time publishes a cluster's commands, so two never both see room under
- * a batch's concurrency cap. */
+/* One publisher at a time, whatever the cluster (a batch may span clusters), so two never
+ * both see room under a batch's concurrency cap. */
 const struct gf_stmt gf_q_command_lock = {
-    "command_lock", "SELECT pg_try_advisory_xact_lock(7011002, hashtext($1))", 1};
+    "command_lock", "SELECT pg_try_advisory_xact_lock(7011002)", 0};
 
 const struct gf_stmt gf_q_command_due = {
     "command_due",
@@ -248,7 +248,12 @@ const struct gf_stmt gf_q_log_streams_idle = {
     " '1 millisecond' RETURNING *),"
     " c AS (INSERT INTO commands (project_id, node_id, name, args, timeout_ms, deadline_at,"
     " requested_label) SELECT project_id, node_id, 'logs.stream.stop', jsonb_build_object("
-    "'stream_id', id), 30000, now() + interval '30 seconds', 'system: no viewer' FROM s),"
-    " d AS (DELETE FROM log_chunks WHERE at < now() - $2::int * interval '1 minute')"
+    "'stream_id', id), 30000, now() + interval '30 seconds', 'system: no viewer' FROM s)"
     " SELECT count(*) FROM s",
-    2};
+    1};
+
+const struct gf_stmt gf_q_log_chunks_prune = {
+    "log_chunks_prune",
+    "WITH d AS (DELETE FROM log_chunks WHERE at < now() - $1::int * interval '1 minute'"
+    " RETURNING 1) SELECT count(*) FROM d",
+    1};

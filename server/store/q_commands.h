@@ -28,7 +28,7 @@ extern const struct gf_stmt gf_q_batch_get;
 /* $1 batch, $2 state, $3 cursor us, $4 cursor id, $5 fetch -> json, cursor */
 extern const struct gf_stmt gf_q_batch_commands;
 
-/* publisher: $1 cluster -> whether this transaction holds the cluster's command lock */
+/* publisher: -> whether this transaction holds the command publishers' lock */
 extern const struct gf_stmt gf_q_command_lock;
 /* $1 cluster, $2 limit -> id, node, payload, expiry s (rows locked) */
 extern const struct gf_stmt gf_q_command_due;
@@ -58,8 +58,9 @@ extern const struct gf_stmt gf_q_log_stream_state;
 extern const struct gf_stmt gf_q_log_chunks_after;
 /* $1 uuid[] -> touch viewed_at of streams with a viewer here */
 extern const struct gf_stmt gf_q_log_streams_viewed;
-/* $1 idle ms -> stop commands queued for streams nobody watched that long; $2 keep
- * minutes -> chunks of ended streams older than that deleted */
+/* $1 idle ms -> streams nobody watched that long ended, stop commands queued -> count */
 extern const struct gf_stmt gf_q_log_streams_idle;
+/* $1 minutes -> log chunks older than that deleted -> count */
+extern const struct gf_stmt gf_q_log_chunks_prune;
 
 #endif
