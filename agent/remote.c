@@ -73,6 +73,7 @@ struct gf_remote {
     struct pending pend[GF_REMOTE_PENDING_MAX];
     size_t npend;
     struct tail tails[GF_REMOTE_TAILS];
+    int closing; /* gf_remote_free: built-ins waiting for the main thread give up */
 };
 
 static struct gf_session *session_of(struct gf_remote *r)
@@ -147,7 +148,9 @@ static enum gf_err ask_main(struct gf_remote *r, enum gf_remote_want what, json_
     until.tv_sec += GF_REMOTE_WAIT_MS / 1000;
     pthread_mutex_lock(&r->mu);
     while (r->want != GF_REMOTE_NONE && err == GF_OK) {
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &until) != 0) {
+        if (r->closing) {
+            err = GF_ERR_UNAVAILABLE;
+        } else if (pthread_cond_timedwait(&r->cv, &r->mu, &until) != 0) {
             err = GF_ERR_TIMEOUT;
         }
     }
@@ -161,7 +164,9 @@ static enum gf_err ask_main(struct gf_remote *r, enum gf_remote_want what, json_
         }
         pthread_mutex_lock(&r->mu);
         while (!r->answered && err == GF_OK) {
-            if (pthread_cond_timedwait(&r->cv, &r->mu, &until) != 0) {
+            if (r->closing) {
+                err = GF_ERR_UNAVAILABLE;
+            } else if (pthread_cond_timedwait(&r->cv, &r->mu, &until) != 0) {
                 err = GF_ERR_TIMEOUT;
             }
         }
@@ -243,7 +248,9 @@ static enum gf_err logs_tail(void *ud, const json_t *args, json_t **result)
     until.tv_sec += GF_REMOTE_TAIL_MS / 1000 + 2;
     pthread_mutex_lock(&r->mu);
     while (!t->done && err == GF_OK) {
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &until) != 0) {
+        if (r->closing) {
+            err = GF_ERR_UNAVAILABLE;
+        } else if (pthread_cond_timedwait(&r->cv, &r->mu, &until) != 0) {
             err = GF_ERR_TIMEOUT;
         }
     }
@@ -349,6 +356,10 @@ static void logs_request(struct gf_remote *r, const char *id, const char *name, 
         logs_result(r, id, "rejected", "/args/stream_id is required", NULL);
         return;
     }
+    if (strncmp(stream, "tail-", 5) == 0) { /* logs.tail's own streams (publish_chunk) */
+        logs_result(r, id, "rejected", "/args/stream_id: \"tail-\" ids are reserved", NULL);
+        return;
+    }
     if (strcmp(name, "logs.stream.stop") == 0) {
         int running = gf_logs_stop(r->logs, stream) == GF_OK;
         logs_result(r, id, "succeeded", NULL,
@@ -369,6 +380,11 @@ static void logs_request(struct gf_remote *r, const char *id, const char *name, 
     q.max_duration_ms = (long)json_integer_value(json_object_get(args, "max_duration_ms"));
     gf_diag_clear(&d);
     enum gf_err e = gf_logs_start(r->logs, &q, &d);
+    if (e == GF_ERR_EXISTS) {
+        /* The same request again (QoS 1 redelivery after a reconnect): it is running. */
+        logs_result(r, id, "succeeded", NULL, json_pack("{s:s}", "stream_id", stream));
+        return;
+    }
     if (e != GF_OK) {
         snprintf(err, sizeof(err), "%s%s%s", d.where[0] ? d.where : "", d.where[0] ? ": " : "",
                  d.msg[0] ? d.msg : gf_err_str(e));
@@ -473,6 +489,10 @@ void gf_remote_free(struct gf_remote *r)
     if (r == NULL) {
         return;
     }
+    pthread_mutex_lock(&r->mu);
+    r->closing = 1; /* a built-in waiting for the main thread (which is here) gives up */
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
     gf_cmd_free(r->cmd); /* stops and joins: no hook runs after this */
     gf_logs_free(r->logs);
     for (size_t i = 0; i < r->npend; i++) {

@@ -37,6 +37,7 @@ struct gf_session {
     pthread_cond_t cv;
     struct gf_session_event box[MAILBOX];
     size_t head, count;
+    int woken; /* gf_session_wake since the last gf_session_wait returned */
     atomic_int connected;
     atomic_long rtt_ms;
     atomic_llong sent_us;
@@ -406,11 +407,12 @@ void gf_session_wait(struct gf_session *s, int timeout_ms, struct gf_session_eve
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&s->mu);
-    while (s->count == 0) {
+    while (s->count == 0 && !s->woken) {
         if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0) {
             break;
         }
     }
+    s->woken = 0;
     if (s->count > 0) {
         *ev = s->box[s->head];
         s->head = (s->head + 1) % MAILBOX;
@@ -424,6 +426,7 @@ void gf_session_wait(struct gf_session *s, int timeout_ms, struct gf_session_eve
 void gf_session_wake(struct gf_session *s)
 {
     pthread_mutex_lock(&s->mu);
+    s->woken = 1; /* the waiter returns GF_SEV_NONE at once, also when not waiting yet */
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }

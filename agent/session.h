@@ -61,7 +61,7 @@ void gf_session_free(struct gf_session *s);
 /* Start one connection attempt (returns at once). */
 enum gf_err gf_session_connect(struct gf_session *s);
 
-/* Wait up to timeout_ms for an event; GF_SEV_NONE on timeout. */
+/* Wait up to timeout_ms for an event; GF_SEV_NONE on timeout or after gf_session_wake. */
 void gf_session_wait(struct gf_session *s, int timeout_ms, struct gf_session_event *ev);
 
 /* Wake gf_session_wait (signal handlers use the self-pipe in main.c instead). */

@@ -175,6 +175,37 @@ class LogStreamsTest(gf.GfTestCase):
                                              "omitted_bytes": len(big)})
         self.assertEqual(chunks[1]["data"]["lines"], ["after"])
 
+    def test_repeated_start_and_reserved_ids(self):
+        log = os.path.join(self.logdir, "again.log")
+        append(log, ["a"])
+        r = self.start({"path": log, "lines": 1, "follow": True})
+        self.assertEqual(r.status, 201, r.text)
+        sid = r.json["id"]
+        gf.wait_for(lambda: self.stream_row(sid)["state"] == "streaming", what="streaming")
+
+        def request(stream_id):
+            """A logs.stream.start as the server would publish it again (a redelivery)."""
+            args = json.dumps({"stream_id": stream_id, "path": log, "lines": 0, "follow": True,
+                               "max_duration_ms": 60000})
+            return self.srv.scalar(
+                f"INSERT INTO commands (project_id, node_id, name, args, timeout_ms,"
+                f" deadline_at) SELECT project_id, id, 'logs.stream.start', '{args}'::jsonb,"
+                f" 30000, now() + interval '30 seconds' FROM nodes WHERE id = '{self.node}'"
+                f" RETURNING id")
+
+        def final(cid):
+            return gf.wait_for(lambda: (lambda c: c if c["state"] not in (
+                "queued", "sent", "running") else None)(
+                gf.Client(self.srv.base_url, token=self.tok).get(f"/commands/{cid}")
+                .expect(200).json), what=f"command {cid}")
+        again = final(request(sid))
+        self.assertEqual((again["state"], again["result"]), ("succeeded", {"stream_id": sid}),
+                         again)
+        self.assertEqual(self.stream_row(sid)["state"], "streaming")
+        tail = final(request("tail-0123456789abcdef"))
+        self.assertEqual(tail["state"], "rejected", tail)
+        self.assertIn("reserved", tail["error"], tail)
+
     def test_stream_nobody_watches_is_stopped(self):
         log = os.path.join(self.logdir, "unwatched.log")
         append(log, ["one", "two"])
