@@ -66,6 +66,15 @@ static enum gf_err set(struct ctx *c, const char *state, const char *pause, cons
     return err;
 }
 
+/* The rollout cannot go on (reason): its pending targets cancelled with it, then failed. */
+static enum gf_err fail(struct ctx *c, const char *reason)
+{
+    const char *p[2] = {c->id, reason};
+    enum gf_err err = gf_db_exec(c->db, &gf_q_rollout_cancel_pending, p, NULL);
+
+    return err != GF_OK ? err : set(c, "failed", NULL, reason, c->wave, "failed", NULL);
+}
+
 /* Is any maintenance window open now (each in its own time zone)? */
 static int window_open(struct ctx *c)
 {
@@ -313,9 +322,7 @@ static enum gf_err notify_each(struct ctx *c, const PGresult *b, const char *con
     t0 = gf_time_mono_us();
     err = gf_pernode_open(c->db, c->master, b, c->bundle, &t, &d);
     if (err == GF_ERR_CONFLICT || err == GF_ERR_INTERNAL) {
-        err = set(c, "failed", NULL,
-                  d.msg[0] ? d.msg : "the templated bundle's stored manifest cannot be read",
-                  c->wave, "failed", NULL);
+        err = fail(c, d.msg[0] ? d.msg : "the templated bundle's stored manifest cannot be read");
         goto out;
     }
     if (err != GF_OK || (err = render_batch(t, pick, failed)) != GF_OK) {
@@ -363,9 +370,16 @@ static enum gf_err notify(struct ctx *c)
     if ((err = gf_db_exec(c->db, &gf_q_bundle_signed, bp, &b)) != GF_OK) {
         return err;
     }
-    if (PQntuples(b) != 1 || strcmp(PQgetvalue(b, 0, 0), "published") != 0) {
+    /* Still assignable: signed, not expired, its key still trusted (published.h). */
+    struct gf_diag d;
+    gf_diag_clear(&d);
+    if (PQntuples(b) != 1) {
         PQclear(b);
-        return set(c, "failed", NULL, "its bundle is no longer published", c->wave, "failed", NULL);
+        return fail(c, "its bundle is no longer published");
+    }
+    if ((err = gf_bundle_usable(c->db, b, &d)) != GF_OK) {
+        PQclear(b);
+        return err == GF_ERR_CONFLICT ? fail(c, d.msg) : err;
     }
     snprintf(wave, sizeof(wave), "%d", c->wave);
     snprintf(limit, sizeof(limit), "%ld", allow);

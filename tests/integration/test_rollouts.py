@@ -185,6 +185,21 @@ class RolloutTest(gf_fleet.FleetCase):
         self.assertProblem(self.admin.post(f"/rollouts/{r['id']}/resume"), 409, "conflict")
         self.admin.post(f"/rollouts/{r['id']}/cancel").expect(200)
 
+    def test_bundle_expiring_mid_rollout_fails_it(self):
+        ids = self.group("expiry", 3)
+        b = gf.upload_bundle(self.admin, self.pid, dict(META, name="expiring"),
+                             [("etc/x.conf", b"expiring\n")]).expect(201).json
+        r = self.create({"bundle_id": b["id"], "target": {"selector": "group=expiry"},
+                         "waves": [{"nodes": 1, "then": "pause"}, {"percent": 100}]})
+        self.wait_rollout(r["id"], lambda x: x["state"] == "paused", "wave 1 applied")
+        self.srv.sql(f"UPDATE bundles SET expires_at = now() WHERE id = '{b['id']}'")
+        self.admin.post(f"/rollouts/{r['id']}/resume").expect(200)
+        done = self.wait_rollout(r["id"], lambda x: x["state"] == "failed", "failed")
+        self.assertEqual(done["reason"], "the bundle has expired")
+        # Nothing left pending in a finished rollout; the wave-1 node keeps what it applied.
+        self.assertEqual(done["counts"], {"applied": 1, "cancelled": 2})
+        self.assertEqual(len(ids), 3)
+
     def test_conflict_and_bad_input(self):
         ids = self.group("conflict", 2, "ignore")
         r = self.create({"target": {"selector": "group=conflict"}})

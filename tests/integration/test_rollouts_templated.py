@@ -286,7 +286,7 @@ class TemplatedRolloutTest(gf_fleet.FleetCase):
             self.srv.sql(f"UPDATE signing_keys SET state = 'active' WHERE id = '{key}'")
         self.assertEqual(done["reason"], "the project's trust root holds no server-held key to "
                          "sign the nodes' instances of this templated bundle")
-        self.assertEqual(done["counts"], {"pending": 1})  # never notified, let go
+        self.assertEqual(done["counts"], {"cancelled": 1})  # never notified, let go
         self.assertEqual(self.admin.get(f"/nodes/{node}/bundle").status, 404)
         self.assertEqual(self.sim.events("desired", node), [])
         # Let go, and with the key back the same bundle rolls out.
