@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,10 +34,7 @@ extern char **environ;
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return gf_time_mono_us() / 1000;
 }
 
 static void sleep_ms(long ms)

@@ -23,6 +23,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,10 +84,7 @@ struct gf_logs {
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return gf_time_mono_us() / 1000;
 }
 
 static int64_t min64(int64_t a, int64_t b)

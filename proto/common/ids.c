@@ -108,3 +108,13 @@ void gf_secret_token(const char *kind, char *secret, size_t cap, char *shown, si
     snprintf(shown, shown_cap, "%.12s", secret);
     gf_sha256_hex(hash, hash_cap, secret, strlen(secret));
 }
+
+uint32_t gf_hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        h = (h ^ *p) * 16777619u;
+    }
+    return h;
+}

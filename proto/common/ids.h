@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * ids.h - identifiers and secrets as text: UUID checks, random tokens, hex and base64url,
- * SHA-256 digests and constant-time comparison (libsodium underneath).
+ * SHA-256 digests and constant-time comparison (libsodium underneath), and a stable hash of
+ * an id for partitioning.
  *
  * All functions are thread-safe once gf_ids_init() has returned.
  */
@@ -11,9 +12,15 @@
 #include "err.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define GF_UUID_LEN 36
 #define GF_SHA256_HEX_LEN 64
+
+/* FNV-1a of s: the same for the same id in every process (nodes partitioned among lanes,
+ * sessions or buckets keep their place). Not for anything an attacker may choose to collide
+ * where that would matter. */
+uint32_t gf_hash_str(const char *s);
 
 /* Initialise libsodium. GF_ERR_CRYPTO if it cannot. Safe to call more than once. */
 enum gf_err gf_ids_init(void);

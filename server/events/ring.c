@@ -11,6 +11,7 @@
 #include "ring.h"
 
 #include "alloc.h"
+#include "ids.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -55,12 +56,7 @@ struct gf_ring {
 
 static unsigned hash_key(const char *key)
 {
-    unsigned h = 2166136261u;
-
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h = (h ^ *p) * 16777619u;
-    }
-    return h % NBUCKETS;
+    return gf_hash_str(key) % NBUCKETS;
 }
 
 static struct group *find_group(struct gf_ring *g, const char *key)

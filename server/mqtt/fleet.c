@@ -336,12 +336,7 @@ static void provision_cluster(struct gf_fleet *f, struct gf_dbconn *db, struct c
  * ingest session. */
 static struct gf_mconn *desired_session(const struct cluster *c, const char *node)
 {
-    uint32_t h = 2166136261u;
-
-    for (const char *p = node; *p != '\0'; p++) {
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    }
-    unsigned k = c->npub > 1 ? h % c->npub : 0;
+    unsigned k = c->npub > 1 ? gf_hash_str(node) % c->npub : 0;
     struct gf_mconn *s = k > 0 ? c->pub_more[k - 1] : NULL;
     return s != NULL ? s : c->pub != NULL ? c->pub : c->ingest;
 }

@@ -170,11 +170,7 @@ int gf_ingest_push(struct gf_ingest *ing, struct gf_mconn *conn, const char *top
         count_drop(ing, D_TOOBIG);
         return 1;
     }
-    uint32_t h = 2166136261u; /* FNV-1a of the node id */
-    for (const char *c = node; *c; c++) {
-        h = (h ^ (unsigned char)*c) * 16777619u;
-    }
-    struct lane *ln = &ing->lanes[h % (uint32_t)ing->nlanes];
+    struct lane *ln = &ing->lanes[gf_hash_str(node) % (uint32_t)ing->nlanes];
     if (kind == K_HEALTH && !has_room(ing, ln, len)) {
         atomic_fetch_add(&ing->full, 1); /* not acknowledged: the agent sends it again */
         return 1;
