@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -195,6 +196,41 @@ static void reader_free(void *cls)
 }
 
 /* ------------------------------------------------------------------ requests */
+
+int gf_sse_parse_id(const char *text, uint64_t *out)
+{
+    size_t n = strlen(text);
+    char *end = NULL;
+
+    if (n == 0 || n > 19 || strspn(text, "0123456789") != n) {
+        return -1;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+enum gf_err gf_sse_last_event_id(struct gf_req *r, const char *what, uint64_t *after,
+                                 int *present)
+{
+    const char *header = gf_req_header(r, "Last-Event-ID");
+    const char *resume = header != NULL && header[0] != '\0' ? header
+                                                              : gf_req_query(r, "last_event_id");
+
+    *after = 0;
+    if (present != NULL) {
+        *present = resume != NULL;
+    }
+    if (resume != NULL && gf_sse_parse_id(resume, after) != 0) {
+        return gf_req_fail(r, GF_ERR_INVAL, resume == header ? "Last-Event-ID" : "last_event_id",
+                           "the last event id must be %s", what);
+    }
+    return GF_OK;
+}
 
 enum gf_err gf_sse_open(struct gf_req *r, struct gf_sse **out)
 {

@@ -26,6 +26,7 @@
 #include "req.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct gf_app;
 struct gf_sse;
@@ -65,6 +66,16 @@ void gf_sse_hub_free(struct gf_sse_hub *hub);
 
 /* Append the streams' Prometheus metrics. NULL appends nothing. */
 enum gf_err gf_sse_hub_metrics(struct gf_sse_hub *hub, struct gf_buf *out);
+
+/* A decimal event id, 1 to 19 digits: 0 with *out, -1 when text is not one. */
+int gf_sse_parse_id(const char *text, uint64_t *out);
+
+/* Where the request resumes: the Last-Event-ID header (what EventSource sends), else the
+ * last_event_id query parameter; *present (unless NULL) 0 and *after 0 when neither is
+ * given. A bad one fails the request with 400 naming it ("the last event id must be
+ * <what>"). */
+enum gf_err gf_sse_last_event_id(struct gf_req *r, const char *what, uint64_t *after,
+                                 int *present);
 
 /* Claim a stream for this request. GF_ERR_UNAVAILABLE (recorded, with Retry-After) when the
  * process serves sse_max_clients streams or is stopping. *out is owned by the request until

@@ -14,48 +14,23 @@
 #include "../../events/feed.h"
 #include "../sse.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A decimal event id (1 to 19 digits). 0 when text is one, -1 otherwise. */
-static int parse_id(const char *text, uint64_t *out)
-{
-    size_t n = strlen(text);
-    char *end = NULL;
-
-    if (n == 0 || n > 19 || strspn(text, "0123456789") != n) {
-        return -1;
-    }
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0') {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static enum gf_err parse_opts(struct gf_req *r, struct gf_feed_opts *o)
 {
-    const char *header = gf_req_header(r, "Last-Event-ID");
-    const char *query = gf_req_query(r, "last_event_id");
     const char *recent = gf_req_query(r, "recent");
-    const char *resume = header != NULL && header[0] != '\0' ? header : query;
     uint64_t n = 0;
+    enum gf_err err;
 
     memset(o, 0, sizeof(*o));
     o->project = gf_req_param(r, "project_id");
-    if (resume != NULL) {
-        if (parse_id(resume, &o->after) != 0) {
-            return gf_req_fail(r, GF_ERR_INVAL,
-                               resume == header ? "Last-Event-ID" : "last_event_id",
-                               "the last event id must be an event id from this stream");
-        }
-        o->resume = 1;
+    if ((err = gf_sse_last_event_id(r, "an event id from this stream", &o->after,
+                                    &o->resume)) != GF_OK) {
+        return err;
     }
     if (recent != NULL) {
-        if (parse_id(recent, &n) != 0 || n > GF_FEED_RECENT_MAX) {
+        if (gf_sse_parse_id(recent, &n) != 0 || n > GF_FEED_RECENT_MAX) {
             return gf_req_fail(r, GF_ERR_INVAL, "recent", "recent must be 0 to %d",
                                GF_FEED_RECENT_MAX);
         }

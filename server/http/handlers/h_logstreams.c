@@ -18,7 +18,6 @@
 #include "../respond.h"
 #include "../sse.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,22 +169,13 @@ enum gf_err gf_h_logstreams_delete(struct gf_req *r)
 enum gf_err gf_h_logstreams_events(struct gf_req *r)
 {
     struct gf_app *app = gf_req_app(r);
-    const char *header = gf_req_header(r, "Last-Event-ID");
-    const char *resume = header != NULL && header[0] ? header : gf_req_query(r, "last_event_id");
-    unsigned long long after = 0;
+    uint64_t after = 0;
     struct gf_sse *s = NULL;
     struct gf_logview *view = NULL;
-    enum gf_err err;
+    enum gf_err err = gf_sse_last_event_id(r, "a chunk number of this stream", &after, NULL);
 
-    if (resume != NULL) {
-        char *end = NULL;
-        size_t n = strlen(resume);
-        errno = 0;
-        after = strtoull(resume, &end, 10);
-        if (n == 0 || n > 19 || strspn(resume, "0123456789") != n || errno != 0 || *end) {
-            return gf_req_fail(r, GF_ERR_INVAL, resume == header ? "Last-Event-ID" : "last_event_id",
-                               "the last event id must be a chunk number of this stream");
-        }
+    if (err != GF_OK) {
+        return err;
     }
     if (app->logviews == NULL) {
         return gf_req_fail(r, GF_ERR_UNAVAILABLE, "", "log streams are not available");
