@@ -71,7 +71,7 @@ const struct gf_stmt gf_q_command_list = {
 const struct gf_stmt gf_q_batch_insert = {
     "batch_insert",
     "WITH n AS (SELECT id FROM nodes WHERE project_id = $1 AND status = 'accepted'"
-    " AND gf_selector_match(labels, $3::jsonb)),"
+    " AND " GF_SQL_SELECTOR("labels", "$3::jsonb") "),"
     " b AS (INSERT INTO command_batches (project_id, selector, name, args, timeout_ms,"
     " concurrency, total, requested_by, requested_label) SELECT $1, $2, $4, $5::jsonb, $6::int,"
     " $7::int, count(*), $8, $9 FROM n RETURNING *),"

@@ -17,7 +17,7 @@ const struct gf_stmt gf_q_node_list = {
     "SELECT " GF_SQL_NODE_JSON("n") ", " GF_SQL_CURSOR("n") " FROM nodes n"
     " WHERE n.project_id = $1 AND ($2::text IS NULL OR n.status = $2)"
     " AND ($3::bool IS NULL OR (n.online = $3 AND n.status = 'accepted'))"
-    " AND ($4::jsonb IS NULL OR gf_selector_match(n.labels, $4::jsonb))"
+    " AND ($4::jsonb IS NULL OR " GF_SQL_SELECTOR("n.labels", "$4::jsonb") ")"
     " AND ($5::text IS NULL OR n.name ILIKE " LIKE_TEXT("$5")
     "      OR n.inventory->>'hostname' ILIKE " LIKE_TEXT("$5") ")"
     " AND " GF_SQL_AFTER("n", "$6", "$7") " ORDER BY n.created_at, n.id LIMIT $8",

@@ -26,7 +26,7 @@
     " OR b.target->'arch' ? coalesce(n.inventory->>'arch', '')))) AS fit"                          \
     " FROM nodes n JOIN bundles b ON b.id = $5"                                                    \
     " WHERE n.project_id = $2 AND n.status = 'accepted'"                                           \
-    " AND (($3::jsonb IS NOT NULL AND gf_selector_match(n.labels, $3::jsonb))"                     \
+    " AND (($3::jsonb IS NOT NULL AND " GF_SQL_SELECTOR("n.labels", "$3::jsonb") ")"              \
     " OR n.id = ANY($4::uuid[]))"
 
 const struct gf_stmt gf_q_rollout_insert = {

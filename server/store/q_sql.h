@@ -42,6 +42,14 @@
     " 'email', " u ".email, 'name', " u ".name, 'role', " m ".role,"                            \
     " 'created_at', gf_ts(" m ".created_at))::text"
 
+/* Whether labels (jsonb) match the compiled selector sel (jsonb, not NULL): the "key=value"
+ * requirements as one containment test (evaluated once per query, answerable from a GIN
+ * index), gf_selector_match() per row only when the selector has more than that
+ * (migrations/0010_selector_prefilter.sql). */
+#define GF_SQL_SELECTOR(labels, sel)                                                            \
+    "(" labels " @> (SELECT gf_selector_must(" sel ")) AND ((SELECT gf_selector_eq_only(" sel   \
+    ")) OR gf_selector_match(" labels ", " sel ")))"
+
 /* Ed25519 public key bytea as base64url text (no padding). */
 #define GF_SQL_B64URL(x) "rtrim(translate(encode(" x ", 'base64'), E'+/\\n', '-_'), '=')"
 

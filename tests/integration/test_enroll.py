@@ -290,6 +290,16 @@ class EnrollTest(gf.GfTestCase):
         self.assertEqual(names(selector="role notin (gate)"),
                          ["bare-5", "reg-north-2", "well_south-3"])
         self.assertEqual(names(selector="site!=north"), ["bare-5", "well_south-3"])
+        # "key=value" terms alone are answered by a containment test (migration 0010); with a
+        # key twice, or with other terms, the full matcher still decides.
+        self.assertEqual(names(selector="site=north,role=gate"), ["gate-north-1", "gate-test-4"])
+        self.assertEqual(names(selector="site=north,site=south"), [])
+        self.assertEqual(names(selector="site=north,site==north"),
+                         ["gate-north-1", "gate-test-4", "reg-north-2"])
+        self.assertEqual(names(selector="site=north,!decommissioned,role!=gate"),
+                         ["reg-north-2"])
+        self.assertEqual(names(selector="decommissioned=yes"), ["gate-test-4"])
+        self.assertEqual(names(selector="site=North"), [])  # values compare exactly
         self.assertEqual(names(q="NORTH"), ["gate-north-1", "reg-north-2"])
         self.assertEqual(names(q="_"), ["well_south-3"])  # _ is not a wildcard
         self.assertEqual(names(q="%"), [])
