@@ -82,7 +82,7 @@ static const struct gf_conf_key keys[] = {
     K(mqtt_session_expiry, GF_CONF_DURATION, "120", 0, 86400,
       "seconds the broker keeps the ingest session (and queues for it) across a restart"),
     K(fleet_interval_ms, GF_CONF_INT, "500", 50, 10000,
-      "period of the fleet loop: cluster changes, broker accounts, overdue nodes"),
+      "period of the fleet loop: cluster changes, broker accounts; overdue nodes every 1 s"),
     K(mqtt_publishers, GF_CONF_INT, "2", 1, 8,
       "MQTT sessions per broker cluster that publish desired states (nodes hashed among them)"),
     K(rollout_interval_ms, GF_CONF_INT, "1000", 50, 60000,

@@ -2,8 +2,9 @@
  *
  * fleet.c - the fleet thread (see fleet.h). Each loop: reload the cluster list when it
  * changed (by id and version), start or stop sessions, provision due broker accounts,
- * run the overdue detector, every second the command and log stream sweep, and every hour
- * the maintenance (health partitions, telemetry cursors, old log chunks).
+ * publish due commands and desired messages; every second the overdue detector (its
+ * thresholds are whole seconds; it reads every online node) and the command and log stream
+ * sweep; every hour the maintenance (health partitions, telemetry cursors, old log chunks).
  *
  * A cluster's sessions: the admin session (broker.h) provisions the server's own service
  * account first; only then does the ingest session connect with it (client id stable per
@@ -572,8 +573,8 @@ static void *fleet_main(void *arg)
                     }
                 }
             }
-            overdue(f, db);
             if (now >= next_sweep) {
+                overdue(f, db);
                 gf_cmdout_sweep(db);
                 next_sweep = now + 1000000;
             }
