@@ -82,7 +82,7 @@ enum gf_err gf_h_members_add(struct gf_req *r)
     };
     struct gf_dbconn *db;
     json_t *body = NULL;
-    enum gf_role role;
+    enum gf_role role = GF_ROLE_NONE;
     char uid[40];
     enum gf_err err = gf_req_json(r, fields, 3, &body);
 
@@ -151,7 +151,7 @@ enum gf_err gf_h_members_update(struct gf_req *r)
     };
     struct gf_dbconn *db;
     json_t *body = NULL;
-    enum gf_role role;
+    enum gf_role role = GF_ROLE_NONE;
     enum gf_err err = gf_req_json(r, fields, 1, &body);
 
     if (err == GF_OK) {
