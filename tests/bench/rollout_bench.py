@@ -70,6 +70,10 @@ def main():
             time.sleep(2)
             procs = {"server": srv.proc.pid, "mosquitto": broker.proc.pid, "fleetsim": sim.pid,
                      "postgres": benchenv.pg_postmaster_pid(fixtures)}
+            profile = bool(os.environ.get("GF_BENCH_PG_STATEMENTS"))
+            if profile:  # needs GF_TEST_PG_OPTS=-cshared_preload_libraries=pg_stat_statements
+                srv.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                srv.sql("SELECT pg_stat_statements_reset()")
             cpu0 = {k: benchenv.tree_cpu_seconds(v) for k, v in procs.items()}
             t0 = time.time()
             r = admin.post(f"/projects/{pid}/rollouts", {
@@ -129,6 +133,12 @@ def main():
                     "notify_ms": round(sum(field(ln, "notify_ms") for ln in made), 1),
                     "store_ms": round(sum(field(ln, "store_ms") for ln in made), 1)}
             print(json.dumps(result, indent=2))
+            if profile:  # where PostgreSQL spent its time during the rollout
+                for row in srv.sql("SELECT round(total_exec_time::numeric, 1), calls, rows,"
+                                   " left(regexp_replace(query, '\\s+', ' ', 'g'), 160)"
+                                   " FROM pg_stat_statements ORDER BY total_exec_time DESC"
+                                   " LIMIT 25"):
+                    print("# pg %9s ms %6s calls %7s rows  %s" % tuple(row))
             if os.environ.get("GF_BENCH_KEEP"):
                 subprocess.run(["cp", srv.log_path, "/tmp/rollout_bench_server.log"])
     finally:

@@ -15,6 +15,8 @@
 # after, the calling user. The data lives in DIR/data and the socket in DIR/sock, unless that
 # user cannot reach DIR or the socket path would be too long: then both go to a mktemp
 # directory under /tmp (recorded in DIR/base and removed by stop).
+# GF_TEST_PG_OPTS, when set, is appended to the server's options (a benchmark's profile:
+# GF_TEST_PG_OPTS="-c shared_preload_libraries=pg_stat_statements").
 # stop: fast shutdown, removes the data directory; the server log is kept as
 # DIR/postgres.log for debugging.
 # CTest runs these as the FIXTURES_SETUP / FIXTURES_CLEANUP tests of fixture `pg`.
@@ -117,7 +119,7 @@ do_start() {
         if as_pg "$bindir/pg_ctl" -D "$base/data" -l "$log" -w -t 60 \
             -o "-c listen_addresses=127.0.0.1 -p $port -k $base/sock -c fsync=off \
 -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
--c shared_buffers=64MB" start >/dev/null; then
+-c shared_buffers=64MB ${GF_TEST_PG_OPTS:-}" start >/dev/null; then
             cat >"$dir/pg.env" <<ENV
 PGHOST=127.0.0.1
 PGPORT=$port
