@@ -49,6 +49,7 @@ struct gf_server_config {
     long mqtt_session_expiry;
     long fleet_interval_ms;
     long mqtt_publishers;
+    long desired_batch;
     long rollout_interval_ms;
 };
 

@@ -27,6 +27,7 @@
 #include "broker.h"
 #include "cmdout.h"
 #include "conn.h"
+#include "desired.h"
 #include "file.h"
 #include "ids.h"
 #include "ingest.h"
@@ -46,13 +47,7 @@
 #define GF_SERVICE_USER "gf-server"
 #define GF_PARTITION_LOCK 7011001 /* advisory lock key of partition maintenance */
 #define GF_PARTITIONS_AHEAD 2
-#define GF_DESIRED_BATCH 2000   /* retained desired messages published per batch and cluster */
-#define GF_DESIRED_WAIT_MS 5000 /* longest wait for the PUBACKs of one batch */
-#define GF_DESIRED_ROUNDS 25    /* batches per loop and cluster at most */
-/* Unacknowledged desired publishes at most; also at most half the broker's Receive Maximum
- * (mosquitto's default is 20). */
-#define GF_DESIRED_WINDOW 256
-#define GF_DESIRED_SESSIONS_MAX 8 /* mqtt_publishers at most */
+#define GF_DESIRED_ROUNDS 25 /* desired batches per loop and cluster at most */
 
 struct cluster {
     char id[40];
@@ -83,7 +78,8 @@ struct gf_fleet {
     char replica[20];
     struct cluster *clusters; /* alive and stopped ones */
     int64_t next_maintenance_us;
-    atomic_ullong overdue, provisioned, provision_errors, desired_published;
+    struct gf_desired *desired; /* the desired outbox's batches */
+    atomic_ullong overdue, provisioned, provision_errors;
 };
 
 static void log_db(const char *what, enum gf_err err)
@@ -331,45 +327,24 @@ static void provision_cluster(struct gf_fleet *f, struct gf_dbconn *db, struct c
 
 /* ------------------------------------------------------------------ desired outbox */
 
-/* The desired session of a node: FNV-1a of its id over the cluster's sessions, so a node's
- * messages always take the same session and keep their order even when one is retried after
- * a timeout. A session that could not start is replaced by the first, and that one by the
- * ingest session. */
-static struct gf_mconn *desired_session(const struct cluster *c, const char *node)
+/* The cluster's desired messages (desired.c), once its sessions are up. A node's session is
+ * picked by a hash of its id over the mqtt_publishers sessions, so its messages always take
+ * the same one and keep their order; a session that could not start is replaced by the
+ * first, and that one by the ingest session. */
+static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct cluster *c)
 {
-    unsigned k = c->npub > 1 ? gf_hash_str(node) % c->npub : 0;
-    struct gf_mconn *s = k > 0 ? c->pub_more[k - 1] : NULL;
-    return s != NULL ? s : c->pub != NULL ? c->pub : c->ingest;
-}
-
-/* The number of unacknowledged publishes allowed on s: half the broker's Receive Maximum
- * (the rest is for commands on the same session), at most GF_DESIRED_WINDOW. */
-static unsigned desired_window(struct gf_mconn *s)
-{
-    unsigned window = gf_mconn_receive_max(s) / 2;
-
-    return window < 1 ? 1 : window > GF_DESIRED_WINDOW ? GF_DESIRED_WINDOW : window;
-}
-
-/* Publish one batch of the retained `desired` messages of nodes whose assignment changed
- * (outbox rows, taken with SKIP LOCKED so replicas share the work); returns how many were
- * due. The rows stay locked until the broker acknowledged their messages: nothing is marked
- * published before that, and a node's next generation cannot be published before the last
- * one was. A failed publish is retried after a pause. */
-static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct cluster *c)
-{
-    char limit[8], topic[96];
-    int tokens[GF_DESIRED_BATCH];
-    struct gf_mconn *sess[GF_DESIRED_BATCH];
-    PGresult *res = NULL;
+    struct gf_mconn *sessions[GF_DESIRED_SESSIONS_MAX];
+    struct gf_mconn *first = c->pub != NULL ? c->pub : c->ingest;
     enum gf_err err;
 
-    if (c->ingest == NULL || !gf_mconn_connected(c->pub != NULL ? c->pub : c->ingest)) {
-        return 0;
+    if (c->ingest == NULL || !gf_mconn_connected(first)) {
+        return;
     }
+    sessions[0] = first;
     for (unsigned k = 1; k < c->npub; k++) {
-        if (c->pub_more[k - 1] != NULL && !gf_mconn_connected(c->pub_more[k - 1])) {
-            return 0; /* (re)connecting: in a moment, rather than 5 s retries for its nodes */
+        sessions[k] = c->pub_more[k - 1] != NULL ? c->pub_more[k - 1] : first;
+        if (!gf_mconn_connected(sessions[k])) {
+            return; /* (re)connecting: in a moment, rather than 5 s retries for its nodes */
         }
     }
     unsigned connects = gf_mconn_connects(c->ingest);
@@ -379,103 +354,13 @@ static int publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clus
         const char *rp[1] = {c->id};
         if ((err = gf_db_exec(db, &gf_q_desired_republish, rp, NULL)) != GF_OK) {
             log_db("desired republish", err);
-            return 0;
+            return;
         }
         c->desired_connects = connects;
     }
-    if (gf_db_begin(db) != GF_OK) {
-        return 0;
-    }
-    snprintf(limit, sizeof(limit), "%d", GF_DESIRED_BATCH);
-    const char *p[2] = {c->id, limit};
-    int64_t t0 = gf_time_mono_us();
-    if ((err = gf_db_exec(db, &gf_q_desired_due, p, &res)) != GF_OK) {
-        log_db("desired due", err);
-        gf_db_rollback(db);
-        return 0;
-    }
-    int rows = PQntuples(res);
-    int64_t t_due = gf_time_mono_us();
-    int64_t deadline = t_due + GF_DESIRED_WAIT_MS * 1000LL;
-    /* The sessions this batch uses, each with its connect count before the first publish. */
-    struct gf_mconn *used[GF_DESIRED_SESSIONS_MAX + 1];
-    unsigned epoch[GF_DESIRED_SESSIONS_MAX + 1], nsess = 0;
-    for (int r = 0; r < rows; r++) {
-        const char *node = PQgetvalue(res, r, 0), *payload = PQgetvalue(res, r, 2);
-        long left = (long)((deadline - gf_time_mono_us()) / 1000);
-        sess[r] = desired_session(c, node);
-        tokens[r] = -1;
-        unsigned k = 0;
-        while (k < nsess && used[k] != sess[r]) {
-            k++;
-        }
-        if (k == nsess && nsess < GF_DESIRED_SESSIONS_MAX + 1) {
-            used[nsess] = sess[r];
-            epoch[nsess++] = gf_mconn_connects(sess[r]);
-        }
-        snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", node);
-        if (left > 0 && gf_mconn_window(sess[r], desired_window(sess[r]), left) == GF_OK &&
-            gf_mconn_publish_token(sess[r], topic, payload, strlen(payload), 1, 1, &tokens[r]) !=
-                GF_OK) {
-            tokens[r] = -1;
-        }
-    }
-    int64_t t_sent = gf_time_mono_us();
-    /* Only what the broker acknowledged counts as published: each session is flushed (one
-     * deadline for the whole batch, so a stalled broker holds these rows and the fleet
-     * thread for seconds, not for 5 s per message), then each publish's outcome read. A
-     * session that reconnected meanwhile lost its answers: its rows are retried. The
-     * outcome is written back in two statements, not per node. */
-    deadline = t_sent + GF_DESIRED_WAIT_MS * 1000LL;
-    int flushed[GF_DESIRED_SESSIONS_MAX + 1];
-    for (unsigned k = 0; k < nsess; k++) {
-        long left = (long)((deadline - gf_time_mono_us()) / 1000);
-        flushed[k] = left > 0 && gf_mconn_flush(used[k], left) == GF_OK &&
-                     gf_mconn_connects(used[k]) == epoch[k];
-    }
-    json_t *done = json_array(), *failed = json_array();
-    for (int r = 0; r < rows; r++) {
-        unsigned k = 0;
-        while (k < nsess && used[k] != sess[r]) {
-            k++;
-        }
-        int ok = tokens[r] >= 0 && k < nsess && flushed[k] &&
-                 gf_mconn_outcome(sess[r], tokens[r]) == GF_OK;
-        json_array_append_new(ok ? done : failed,
-                              json_pack("{s:s, s:I}", "n", PQgetvalue(res, r, 0), "g",
-                                        (json_int_t)strtoll(PQgetvalue(res, r, 1), NULL, 10)));
-        if (ok) {
-            atomic_fetch_add(&f->desired_published, 1);
-        }
-    }
-    int64_t t_acked = gf_time_mono_us();
-    char *dtext = json_dumps(done, JSON_COMPACT), *ftext = json_dumps(failed, JSON_COMPACT);
-    const char *dp[1] = {dtext}, *fp[2] = {ftext, "not acknowledged by the broker; retrying"};
-    err = dtext == NULL || ftext == NULL ? GF_ERR_NOMEM : GF_OK;
-    if (err == GF_OK && json_array_size(done) > 0) {
-        err = gf_db_exec(db, &gf_q_desired_done, dp, NULL);
-    }
-    if (err == GF_OK && json_array_size(failed) > 0) {
-        err = gf_db_exec(db, &gf_q_desired_failed, fp, NULL);
-    }
-    free(dtext);
-    free(ftext);
-    json_decref(done);
-    json_decref(failed);
-    PQclear(res);
-    if (err != GF_OK || gf_db_commit(db) != GF_OK) {
-        log_db("desired publish", err);
-        gf_db_rollback(db);
-        return 0;
-    }
-    if (rows > 0) {
-        gf_log_debug("desired published",
-                     "rows=%d sessions=%u due_ms=%lld sent_ms=%lld acked_ms=%lld marked_ms=%lld",
-                     rows, c->npub, (long long)(t_due - t0) / 1000,
-                     (long long)(t_sent - t_due) / 1000, (long long)(t_acked - t_sent) / 1000,
-                     (long long)(gf_time_mono_us() - t_acked) / 1000);
-    }
-    return rows;
+    /* Whole rollout waves at once: batch after batch while they are full. */
+    gf_desired_publish(f->desired, f->app->db, db, c->id, sessions, c->npub > 0 ? c->npub : 1,
+                       GF_DESIRED_ROUNDS);
 }
 
 /* ------------------------------------------------------------------ housekeeping */
@@ -566,11 +451,7 @@ static void *fleet_main(void *arg)
                     provision_cluster(f, db, c);
                     /* Commands first: an operator is waiting for them. */
                     gf_cmdout_publish(db, c->id, c->pub != NULL ? c->pub : c->ingest);
-                    /* Whole rollout waves at once: batch after batch while they are full. */
-                    for (int i = 0;
-                         i < GF_DESIRED_ROUNDS && publish_desired(f, db, c) == GF_DESIRED_BATCH;
-                         i++) {
-                    }
+                    publish_desired(f, db, c);
                 }
             }
             if (now >= next_sweep) {
@@ -644,7 +525,12 @@ enum gf_err gf_fleet_start(struct gf_app *app, struct gf_fleet **out)
     io.queue_bytes = (size_t)app->cfg.ingest_queue_bytes;
     io.batch_max = (size_t)app->cfg.ingest_batch;
     io.retention_days = (int)app->cfg.health_retention_days;
+    if ((err = gf_desired_new((int)app->cfg.desired_batch, &f->desired)) != GF_OK) {
+        gf_free(f);
+        return err;
+    }
     if ((err = gf_ingest_start(app, &io, &f->ingest)) != GF_OK) {
+        gf_desired_free(f->desired);
         gf_free(f);
         return err;
     }
@@ -654,6 +540,7 @@ enum gf_err gf_fleet_start(struct gf_app *app, struct gf_fleet **out)
         gf_ingest_stop(f->ingest);
         pthread_cond_destroy(&f->cv);
         pthread_mutex_destroy(&f->mu);
+        gf_desired_free(f->desired);
         gf_free(f);
         return GF_ERR_IO;
     }
@@ -691,6 +578,7 @@ void gf_fleet_stop(struct gf_fleet *f)
     }
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
+    gf_desired_free(f->desired);
     gf_free(f);
 }
 
@@ -707,6 +595,9 @@ void gf_fleet_kick(struct gf_fleet *f)
 
 enum gf_err gf_fleet_metrics(struct gf_fleet *f, struct gf_buf *out)
 {
+    struct gf_desired_stats ds;
+
+    gf_desired_stats(f->desired, &ds);
     enum gf_err err = gf_buf_printf(
         out,
         "# HELP gf_nodes_overdue_total Nodes marked offline by the overdue detector.\n"
@@ -716,10 +607,16 @@ enum gf_err gf_fleet_metrics(struct gf_fleet *f, struct gf_buf *out)
         "# HELP gf_broker_account_errors_total Failed provisioning attempts (retried).\n"
         "# TYPE gf_broker_account_errors_total counter\ngf_broker_account_errors_total %llu\n"
         "# HELP gf_desired_published_total Retained desired messages the broker acknowledged.\n"
-        "# TYPE gf_desired_published_total counter\ngf_desired_published_total %llu\n",
+        "# TYPE gf_desired_published_total counter\ngf_desired_published_total %llu\n"
+        "# HELP gf_desired_batches_total Batches of desired messages taken from the outbox.\n"
+        "# TYPE gf_desired_batches_total counter\ngf_desired_batches_total %llu\n"
+        "# HELP gf_desired_batches_overlapped_total Batches sent while the previous one was in "
+        "flight.\n"
+        "# TYPE gf_desired_batches_overlapped_total counter\n"
+        "gf_desired_batches_overlapped_total %llu\n",
         (unsigned long long)atomic_load(&f->overdue),
         (unsigned long long)atomic_load(&f->provisioned),
-        (unsigned long long)atomic_load(&f->provision_errors),
-        (unsigned long long)atomic_load(&f->desired_published));
+        (unsigned long long)atomic_load(&f->provision_errors), ds.published, ds.batches,
+        ds.overlapped);
     return err == GF_OK ? gf_ingest_metrics(f->ingest, out) : err;
 }

@@ -554,6 +554,12 @@ class Server:
     def scalar(self, query):
         return self.pg.scalar(query, self.db)
 
+    def metric(self, name):
+        """The value of an unlabelled counter or gauge on GET /metrics (None if absent)."""
+        text = self.client().request("GET", "/metrics").text
+        m = re.search(rf"^{re.escape(name)} (\d+)$", text, re.M)
+        return int(m.group(1)) if m else None
+
     def client(self, **kw):
         return Client(self.base_url, **kw)
 

@@ -20,7 +20,6 @@ every event, and the server's resident memory stays bounded.
 
 import json
 import os
-import re
 import selectors
 import socket
 import time
@@ -49,12 +48,6 @@ def raw_stream(base_url, path, token, rcvbuf=None):
     s.sendall((f"GET {gf.API}{path} HTTP/1.1\r\nHost: {u.hostname}\r\n"
                f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n").encode())
     return s
-
-
-def metric(srv, name):
-    text = srv.client().request("GET", "/metrics").text
-    m = re.search(rf"^{re.escape(name)} (\d+)$", text, re.M)
-    return int(m.group(1)) if m else None
 
 
 def rss_kib(pid):
@@ -270,8 +263,8 @@ class ResumeEvents(gf.GfTestCase):
         insert_events(self.srv, self.pid, 4)
         missed = table_ids(self.srv, self.pid, first[-1])
         self.assertEqual(len(missed), 4)
-        ring = metric(self.srv, RESUMED_RING)
-        table = metric(self.srv, RESUMED_TABLE)
+        ring = self.srv.metric(RESUMED_RING)
+        table = self.srv.metric(RESUMED_TABLE)
         r = self.stream(last_event_id=first[-1])
         self.assertEqual([int(e["id"]) for e in r.wait(lambda ev: len(ev) >= 4)], missed)
         insert_events(self.srv, self.pid, 1, kind="test.live")
@@ -280,8 +273,8 @@ class ResumeEvents(gf.GfTestCase):
         self.assertEqual(evs[-1]["event"], "test.live")
         time.sleep(1.5)
         self.assertEqual(len(r.events), 5, "a duplicate or an extra event")
-        self.assertEqual(metric(self.srv, RESUMED_RING), ring + 1)  # from the ring
-        self.assertEqual(metric(self.srv, RESUMED_TABLE), table)
+        self.assertEqual(self.srv.metric(RESUMED_RING), ring + 1)  # from the ring
+        self.assertEqual(self.srv.metric(RESUMED_TABLE), table)
         # The same through ?last_event_id= (no header) and a kinds filter.
         q = self.stream(query={"last_event_id": str(first[-1]), "kinds": "test.live"})
         self.assertEqual([int(e["id"]) for e in q.wait(lambda ev: len(ev) >= 1)],
@@ -309,7 +302,7 @@ class ResumeEvents(gf.GfTestCase):
         insert_events(self.srv, self.pid, 5, kind="test.while_down")
         type(self).srv = gf.Server(db=db, name="events-resume-2", extra_args=self.args).start()
         r = self.stream(last_event_id=last)
-        self.assertEqual(metric(self.srv, RESUMED_TABLE), 1)  # a fresh ring: from the table
+        self.assertEqual(self.srv.metric(RESUMED_TABLE), 1)  # a fresh ring: from the table
         missed = table_ids(self.srv, self.pid, last)
         self.assertEqual(len(missed), 5)
         self.assertEqual([int(e["id"]) for e in r.wait(lambda ev: len(ev) >= 5)], missed)
@@ -328,7 +321,7 @@ class ResumeEvents(gf.GfTestCase):
         evs = z.wait(lambda ev: len(ev) >= 1)
         self.assertEqual((evs[0]["event"], int(evs[0]["id"])), ("reset", top))
         self.assertEqual(evs[0]["data"]["after"], last)
-        self.assertEqual(metric(self.srv, "gf_events_resets_total"), 1)
+        self.assertEqual(self.srv.metric("gf_events_resets_total"), 1)
         insert_events(self.srv, self.pid, 1, kind="test.after_reset")
         evs = z.wait(lambda ev: len(ev) >= 2)
         self.assertEqual([e["event"] for e in evs], ["reset", "test.after_reset"])
@@ -357,8 +350,8 @@ class ResumeEvents(gf.GfTestCase):
 
     def test_listen_connection_lost_while_events_commit(self):
         s = self.stream()
-        before = metric(self.srv, "gf_events_listen_connects_total")
-        caught = metric(self.srv, "gf_events_catchup_total")
+        before = self.srv.metric("gf_events_listen_connects_total")
+        caught = self.srv.metric("gf_events_catchup_total")
         start = table_ids(self.srv, self.pid)
         # Kill the listener's backend, then commit three events before it can be back (it
         # waits at least 250 ms): their notifications go nowhere.
@@ -370,9 +363,9 @@ class ResumeEvents(gf.GfTestCase):
         evs = s.wait(lambda ev: len(ev) >= 3, what="the events committed meanwhile")
         self.assertEqual([int(e["id"]) for e in evs], table_ids(self.srv, self.pid,
                                                                 start[-1] if start else 0))
-        gf.wait_for(lambda: metric(self.srv, "gf_events_listen_connects_total") > before,
+        gf.wait_for(lambda: self.srv.metric("gf_events_listen_connects_total") > before,
                     what="a new LISTEN connection")
-        self.assertGreaterEqual(metric(self.srv, "gf_events_catchup_total") - caught, 3)
+        self.assertGreaterEqual(self.srv.metric("gf_events_catchup_total") - caught, 3)
         insert_events(self.srv, self.pid, 1, kind="test.after_gap")
         evs = s.wait(lambda ev: len(ev) >= 4)
         self.assertEqual(evs[-1]["event"], "test.after_gap")
@@ -415,8 +408,8 @@ class LoadEvents(gf.GfTestCase):
         return f"/projects/{self.pid}/events"
 
     def wait_streams(self, n, timeout=30):
-        return gf.wait_for(lambda: metric(self.srv, "gf_sse_streams") == n, timeout=timeout,
-                           what=f"{n} open streams (now {metric(self.srv, 'gf_sse_streams')})")
+        return gf.wait_for(lambda: self.srv.metric("gf_sse_streams") == n, timeout=timeout,
+                           what=f"{n} open streams (now {self.srv.metric('gf_sse_streams')})")
 
     def test_a_thousand_streams_and_the_limit(self):
         sel = selectors.DefaultSelector()

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * desired.c - the desired-state outbox (see desired.h). A batch is one transaction: the due
+ * rows are taken FOR UPDATE SKIP LOCKED (replicas share the work), their messages published,
+ * and the rows marked published only once the broker acknowledged them; until then they
+ * stay locked, so a node's next generation cannot overtake the one in flight.
+ *
+ * Two batches are in flight at most, each on its own database connection: while the broker
+ * works through batch k, batch k+1 is taken (SKIP LOCKED passes over k's rows) and sent, and
+ * k is marked as soon as its last acknowledgement is in, between two publishes of k+1. The
+ * broker acknowledges a session's publishes in order, so "k is acknowledged" is a counter
+ * reaching a mark per session (gf_mconn_reach), whatever k+1 has sent since.
+ */
+#define GF_LOG_MODULE "fleet"
+
+#include "desired.h"
+
+#include "../store/db.h"
+#include "../store/q_bundles.h"
+#include "alloc.h"
+#include "ids.h"
+#include "log.h"
+#include "timefmt.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GF_DESIRED_WAIT_MS 5000 /* longest wait for the acknowledgements of one batch */
+/* Unacknowledged desired publishes per session at most; also at most half the broker's
+ * Receive Maximum (the rest is for commands on the same session). */
+#define GF_DESIRED_WINDOW 256
+
+struct batch {
+    struct gf_dbconn *db; /* its transaction is open while rows != NULL */
+    PGresult *rows;
+    int n;
+    int tokens[GF_DESIRED_BATCH_MAX];
+    unsigned slot[GF_DESIRED_BATCH_MAX]; /* index into used[] */
+    /* The sessions the batch used: connect count before its first publish, and the
+     * session's publish count after its last one. */
+    struct gf_mconn *used[GF_DESIRED_SESSIONS_MAX];
+    unsigned epoch[GF_DESIRED_SESSIONS_MAX];
+    unsigned long mark[GF_DESIRED_SESSIONS_MAX];
+    unsigned nused;
+    int64_t t0, t_due, t_sent, t_acked;
+};
+
+struct gf_desired {
+    int batch;
+    struct batch b[2];
+    atomic_ullong published, batches, overlapped;
+};
+
+enum gf_err gf_desired_new(int batch, struct gf_desired **out)
+{
+    if ((*out = gf_calloc(1, sizeof(**out))) == NULL) {
+        return GF_ERR_NOMEM;
+    }
+    (*out)->batch = batch < 1 ? 1 : batch > GF_DESIRED_BATCH_MAX ? GF_DESIRED_BATCH_MAX : batch;
+    return GF_OK;
+}
+
+void gf_desired_stats(struct gf_desired *d, struct gf_desired_stats *out)
+{
+    out->published = atomic_load(&d->published);
+    out->batches = atomic_load(&d->batches);
+    out->overlapped = atomic_load(&d->overlapped);
+}
+
+void gf_desired_free(struct gf_desired *d)
+{
+    gf_free(d);
+}
+
+static void log_db(const char *what, enum gf_err err)
+{
+    gf_log_warn("database step failed", "step=%s error=%s", what, gf_err_str(err));
+}
+
+/* The number of unacknowledged publishes allowed on s: half the broker's Receive Maximum,
+ * at most GF_DESIRED_WINDOW. */
+static unsigned window_of(struct gf_mconn *s)
+{
+    unsigned window = gf_mconn_receive_max(s) / 2;
+
+    return window < 1 ? 1 : window > GF_DESIRED_WINDOW ? GF_DESIRED_WINDOW : window;
+}
+
+/* Begin b's transaction and take its due rows; b->n rows (0: nothing due, transaction
+ * ended). GF_OK or the database error (transaction rolled back). */
+static enum gf_err take(struct batch *b, const char *cluster, int batch)
+{
+    char limit[16];
+    const char *p[2] = {cluster, limit};
+    enum gf_err err;
+
+    b->n = 0;
+    b->nused = 0;
+    b->t0 = gf_time_mono_us();
+    if ((err = gf_db_begin(b->db)) != GF_OK) {
+        return err;
+    }
+    snprintf(limit, sizeof(limit), "%d", batch);
+    if ((err = gf_db_exec(b->db, &gf_q_desired_due, p, &b->rows)) != GF_OK) {
+        log_db("desired due", err);
+        gf_db_rollback(b->db);
+        b->rows = NULL;
+        return err;
+    }
+    b->t_due = gf_time_mono_us();
+    b->n = PQntuples(b->rows);
+    if (b->n == 0) {
+        PQclear(b->rows);
+        b->rows = NULL;
+        gf_db_rollback(b->db);
+    }
+    return GF_OK;
+}
+
+/* Whether every publish of b was answered (or its session lost). */
+static int answered(struct batch *b)
+{
+    for (unsigned k = 0; k < b->nused; k++) {
+        if (gf_mconn_reach(b->used[k], b->mark[k], 0) != GF_OK &&
+            gf_mconn_connects(b->used[k]) == b->epoch[k] && gf_mconn_connected(b->used[k])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Wait for b's acknowledgements (up to GF_DESIRED_WAIT_MS after its last publish), mark
+ * what the broker acknowledged as published and the rest for a retry, commit. */
+static void finish(struct batch *b, atomic_ullong *published)
+{
+    int64_t deadline = b->t_sent + GF_DESIRED_WAIT_MS * 1000LL;
+    int ok_session[GF_DESIRED_SESSIONS_MAX];
+    enum gf_err err = GF_OK;
+
+    if (b->rows == NULL) {
+        return;
+    }
+    /* A session that reconnected meanwhile lost its answers: its rows are retried. */
+    for (unsigned k = 0; k < b->nused; k++) {
+        long left = (long)((deadline - gf_time_mono_us()) / 1000);
+        ok_session[k] = gf_mconn_reach(b->used[k], b->mark[k], left > 0 ? left : 0) == GF_OK &&
+                        gf_mconn_connects(b->used[k]) == b->epoch[k];
+    }
+    b->t_acked = gf_time_mono_us();
+    json_t *done = json_array(), *failed = json_array();
+    for (int r = 0; r < b->n; r++) {
+        unsigned k = b->slot[r];
+        int ok = b->tokens[r] >= 0 && k < b->nused && ok_session[k] &&
+                 gf_mconn_outcome(b->used[k], b->tokens[r]) == GF_OK;
+        json_array_append_new(ok ? done : failed,
+                              json_pack("{s:s, s:I}", "n", PQgetvalue(b->rows, r, 0), "g",
+                                        (json_int_t)strtoll(PQgetvalue(b->rows, r, 1), NULL, 10)));
+        if (ok) {
+            atomic_fetch_add(published, 1);
+        }
+    }
+    /* The outcome is written back in two statements, not per node. */
+    char *dtext = json_dumps(done, JSON_COMPACT), *ftext = json_dumps(failed, JSON_COMPACT);
+    const char *dp[1] = {dtext}, *fp[2] = {ftext, "not acknowledged by the broker; retrying"};
+    err = dtext == NULL || ftext == NULL ? GF_ERR_NOMEM : GF_OK;
+    if (err == GF_OK && json_array_size(done) > 0) {
+        err = gf_db_exec(b->db, &gf_q_desired_done, dp, NULL);
+    }
+    if (err == GF_OK && json_array_size(failed) > 0) {
+        err = gf_db_exec(b->db, &gf_q_desired_failed, fp, NULL);
+    }
+    free(dtext);
+    free(ftext);
+    json_decref(done);
+    json_decref(failed);
+    PQclear(b->rows);
+    b->rows = NULL;
+    if (err != GF_OK || (err = gf_db_commit(b->db)) != GF_OK) {
+        log_db("desired publish", err);
+        gf_db_rollback(b->db);
+        return;
+    }
+    gf_log_debug("desired published",
+                 "rows=%d sessions=%u due_ms=%lld sent_ms=%lld acked_ms=%lld marked_ms=%lld", b->n,
+                 b->nused, (long long)(b->t_due - b->t0) / 1000,
+                 (long long)(b->t_sent - b->t_due) / 1000,
+                 (long long)(b->t_acked - b->t_sent) / 1000,
+                 (long long)(gf_time_mono_us() - b->t_acked) / 1000);
+}
+
+/* Publish b's messages; prev (the batch before, or NULL) is finished as soon as the broker
+ * answered all of it. A publish that cannot be sent before the deadline keeps token -1 (its
+ * row is retried). */
+static void send_batch(struct batch *b, struct batch *prev, struct gf_mconn *const *sessions,
+                       unsigned nsess, atomic_ullong *published)
+{
+    char topic[96];
+    int64_t deadline = b->t_due + GF_DESIRED_WAIT_MS * 1000LL;
+
+    for (int r = 0; r < b->n; r++) {
+        const char *node = PQgetvalue(b->rows, r, 0), *payload = PQgetvalue(b->rows, r, 2);
+        struct gf_mconn *s = sessions[nsess > 1 ? gf_hash_str(node) % nsess : 0];
+        unsigned k = 0;
+
+        while (k < b->nused && b->used[k] != s) {
+            k++;
+        }
+        if (k == b->nused) { /* at most nsess <= GF_DESIRED_SESSIONS_MAX of them */
+            b->used[k] = s;
+            b->epoch[k] = gf_mconn_connects(s);
+            b->nused++;
+        }
+        b->slot[r] = k;
+        b->tokens[r] = -1;
+        if (prev != NULL && prev->rows != NULL && answered(prev)) {
+            finish(prev, published);
+        }
+        long left = (long)((deadline - gf_time_mono_us()) / 1000);
+        snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", node);
+        if (left > 0 && gf_mconn_window(s, window_of(s), left) == GF_OK &&
+            gf_mconn_publish_token(s, topic, payload, strlen(payload), 1, 1, &b->tokens[r]) !=
+                GF_OK) {
+            b->tokens[r] = -1;
+        }
+    }
+    for (unsigned k = 0; k < b->nused; k++) {
+        b->mark[k] = gf_mconn_sent(b->used[k]);
+    }
+    b->t_sent = gf_time_mono_us();
+}
+
+long gf_desired_publish(struct gf_desired *d, struct gf_db *pool, struct gf_dbconn *db,
+                        const char *cluster_id, struct gf_mconn *const *sessions, unsigned nsess,
+                        int rounds)
+{
+    struct gf_dbconn *extra = NULL;
+    struct batch *prev = NULL;
+    long due = 0;
+
+    nsess = nsess < 1 ? 1 : nsess > GF_DESIRED_SESSIONS_MAX ? GF_DESIRED_SESSIONS_MAX : nsess;
+    d->b[0].db = db;
+    for (int i = 0; i < rounds; i++) {
+        struct batch *b = prev == &d->b[0] ? &d->b[1] : &d->b[0];
+        if (b->db == NULL && gf_db_try_acquire(pool, &extra) == GF_OK) {
+            b->db = extra;
+        }
+        if (b->db == NULL) { /* no second connection free: one batch after the other */
+            finish(prev, &d->published);
+            b = prev;
+            prev = NULL;
+        }
+        if (take(b, cluster_id, d->batch) != GF_OK || b->n == 0) {
+            break;
+        }
+        due += b->n;
+        atomic_fetch_add(&d->batches, 1);
+        if (prev != NULL && prev->rows != NULL) {
+            atomic_fetch_add(&d->overlapped, 1);
+        }
+        send_batch(b, prev, sessions, nsess, &d->published);
+        if (prev != NULL) {
+            finish(prev, &d->published);
+        }
+        prev = b;
+        if (b->n < d->batch) {
+            break;
+        }
+    }
+    if (prev != NULL) {
+        finish(prev, &d->published);
+    }
+    if (extra != NULL) {
+        gf_db_release(pool, extra);
+    }
+    d->b[0].db = NULL;
+    d->b[1].db = NULL;
+    return due;
+}
