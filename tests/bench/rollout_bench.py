@@ -14,6 +14,10 @@ without a rate limit. It prints, from the POST:
   committed_s - until the last target's `applied` was committed (its finished_at: the
                 start of the ingest transaction that committed it, milliseconds earlier);
   succeeded_s - until the rollout itself was marked succeeded.
+It follows the rollout on the project's event feed (SSE), as a script would, rather than
+polling GET /rollouts, whose counts over every target would load the database measured.
+GF_BENCH_PG_STATEMENTS=1 (with GF_TEST_PG_OPTS="-c shared_preload_libraries=
+pg_stat_statements") also prints PostgreSQL's statements by total time.
 With --templated the bundle is templated (${site} from each station's label): every
 station gets its own rendered, signed instance, and the engine's log gives the time spent
 rendering + signing and storing + notifying the instances.
@@ -74,15 +78,21 @@ def main():
             if profile:  # needs GF_TEST_PG_OPTS=-cshared_preload_libraries=pg_stat_statements
                 srv.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                 srv.sql("SELECT pg_stat_statements_reset()")
+            # Followed on the project's event feed, as a script would: polling GET /rollouts
+            # (counts over 10,000 targets) would load the database this measures.
+            feed = gf.Stream(srv.base_url, f"/projects/{pid}/events", client=admin,
+                             query={"kinds": "rollout.*"})
+            assert feed.status == 200, feed.status
             cpu0 = {k: benchenv.tree_cpu_seconds(v) for k, v in procs.items()}
             t0 = time.time()
             r = admin.post(f"/projects/{pid}/rollouts", {
                 "bundle_id": bundle["id"], "target": {"selector": "fleet=bench"},
                 "waves": [{"percent": 1}, {"percent": 10}, {"percent": 100}]}).expect(201).json
             t_post = time.time() - t0
-            # Sparse polling over REST: the measurement must not load the database it measures.
-            gf.wait_for(lambda: admin.get(f"/rollouts/{r['id']}").json["state"] == "succeeded",
-                        timeout=120, step=0.25, what="succeeded")
+            feed.wait(lambda evs: any(e.get("event") == "rollout.succeeded"
+                                      and e["data"]["data"]["rollout_id"] == r["id"]
+                                      for e in evs), timeout=120, what="rollout.succeeded")
+            feed.close()
             cpu = {k: round(benchenv.tree_cpu_seconds(v) - cpu0[k], 2) for k, v in procs.items()}
             done = float(srv.scalar(f"SELECT extract(epoch FROM finished_at) FROM rollouts"
                                     f" WHERE id = '{r['id']}'"))
