@@ -8,10 +8,13 @@
  */
 #include "q_ingest.h"
 
+/* FOR NO KEY UPDATE: ingest batches still exclude each other (and status changes), but not
+ * the KEY SHARE lock a foreign-key check takes on the node, so a rollout assigning the node
+ * or recording one of its events never waits for an ingest batch holding it. */
 const struct gf_stmt gf_q_ingest_lock = {
     "ingest_lock",
     "SELECT id FROM nodes WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)"
-    " AND status = 'accepted' ORDER BY id FOR UPDATE",
+    " AND status = 'accepted' ORDER BY id FOR NO KEY UPDATE",
     1};
 
 const struct gf_stmt gf_q_ingest_health = {

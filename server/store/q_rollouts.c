@@ -252,10 +252,8 @@ const struct gf_stmt gf_q_rollout_render_failed = {
     " WHERE t.rollout_id = $1 AND t.node_id = x.n AND t.state = 'pending'",
     2};
 
-/* Stop: pending targets are cancelled (abort and cancel alike). Both end the rollout in the
- * same transaction, so the targets let go here already: a second update of a row in one
- * transaction re-checks its foreign keys (KEY SHARE on the node), which deadlocked with an
- * ingest batch holding the node (FOR UPDATE) and waiting for the target. */
+/* Stop: pending targets are cancelled (abort and cancel alike) and let go of their nodes in
+ * the same statement (one update of each row, not a second one later in the transaction). */
 const struct gf_stmt gf_q_rollout_cancel_pending = {
     "rollout_cancel_pending",
     "UPDATE rollout_targets SET state = 'cancelled', error = $2, finished_at = now(),"
