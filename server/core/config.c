@@ -86,7 +86,7 @@ static const struct gf_conf_key keys[] = {
     K(mqtt_publishers, GF_CONF_INT, "2", 1, 8,
       "MQTT sessions per broker cluster that publish desired states (nodes hashed among them)"),
     K(desired_batch, GF_CONF_INT, "2000", 1, 2000,
-      "desired-state messages per outbox batch (one transaction; two batches in flight)"),
+      "desired-state messages per outbox batch (one transaction, rows locked until acknowledged)"),
     K(rollout_interval_ms, GF_CONF_INT, "1000", 50, 60000,
       "longest pause between two steps of the rollout engine (statuses wake it at once)"),
 };

@@ -20,8 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Outcomes of QoS 1 publishes by token (paho's message id, 1..65535: paho assigns them in
- * turn, so a token comes back only after 65,534 others). */
+/* Outcomes of QoS 1 publishes by token (paho's message id, 1..65535). */
 #define GF_MCONN_TOKENS 65536
 enum { ACK_NONE, ACK_OK, ACK_REFUSED };
 
@@ -314,32 +313,19 @@ enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long
     return err;
 }
 
-unsigned long gf_mconn_sent(struct gf_mconn *c)
+enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms)
 {
-    pthread_mutex_lock(&c->wmu);
-    unsigned long sent = c->sent;
-    pthread_mutex_unlock(&c->wmu);
-    return sent;
-}
-
-enum gf_err gf_mconn_reach(struct gf_mconn *c, unsigned long mark, long timeout_ms)
-{
-    struct timespec until = deadline_in(timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec until = deadline_in(timeout_ms);
     enum gf_err err = GF_OK;
 
     pthread_mutex_lock(&c->wmu);
-    while (err == GF_OK && c->done < mark) {
+    while (err == GF_OK && c->sent != c->done) {
         if (!atomic_load(&c->connected) || pthread_cond_timedwait(&c->wcv, &c->wmu, &until) != 0) {
             err = GF_ERR_TIMEOUT;
         }
     }
     pthread_mutex_unlock(&c->wmu);
     return err;
-}
-
-enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms)
-{
-    return gf_mconn_reach(c, gf_mconn_sent(c), timeout_ms);
 }
 
 enum gf_err gf_mconn_outcome(struct gf_mconn *c, int token)
@@ -409,24 +395,17 @@ static enum gf_err send_message(struct gf_mconn *c, const char *topic, const voi
     if (props != NULL) {
         m.properties = *props; /* paho copies the properties when it queues the message */
     }
-    /* QoS 1 publishes are counted before sending (never call paho holding wmu: its
-     * callbacks take wmu while paho holds its own lock) and taken back if the send failed,
-     * so `done` follows the broker's PUBACKs, which come in the order of the publishes
-     * (gf_mconn_reach). QoS 0 completes when written: it is not counted. */
-    if (qos > 0) {
-        ro.onSuccess5 = on_publish_ok;
-        ro.onFailure5 = on_publish_refused;
-        ro.context = c;
-        pthread_mutex_lock(&c->wmu);
-        c->sent++;
-        pthread_mutex_unlock(&c->wmu);
-    }
+    ro.onSuccess5 = on_publish_ok;
+    ro.onFailure5 = on_publish_refused;
+    ro.context = c;
+    /* Counted before sending (never call paho holding wmu: its callbacks take wmu while
+     * paho holds its own lock), taken back if the send failed. */
+    pthread_mutex_lock(&c->wmu);
+    c->sent++;
+    pthread_mutex_unlock(&c->wmu);
     int rc = MQTTAsync_sendMessage(c->client, topic, &m, &ro);
-    if (rc != MQTTASYNC_SUCCESS && qos > 0) {
-        pthread_mutex_lock(&c->wmu);
-        c->sent--;
-        pthread_cond_broadcast(&c->wcv);
-        pthread_mutex_unlock(&c->wmu);
+    if (rc != MQTTASYNC_SUCCESS) {
+        publish_done(c, 0, ACK_NONE);
     }
     if (rc == MQTTASYNC_DISCONNECTED) {
         return GF_ERR_UNAVAILABLE;

@@ -77,24 +77,15 @@ unsigned gf_mconn_receive_max(const struct gf_mconn *c);
  * makes paho park messages until its send thread wakes up by itself (up to a second). */
 enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long timeout_ms);
 
-/* The QoS 1 publishes sent on this session so far: a mark for gf_mconn_reach. */
-unsigned long gf_mconn_sent(struct gf_mconn *c);
-
-/* Wait up to timeout_ms (0: do not wait) until every QoS 1 publish sent before mark was
- * acknowledged or refused (then gf_mconn_outcome tells which): the broker answers a
- * session's QoS 1 publishes in the order they were sent (MQTT 5 section 4.6), so those are
- * done once as many publishes are done as were sent before the mark, whatever was sent
- * after it. GF_ERR_TIMEOUT otherwise, also when the connection was lost: compare
- * gf_mconn_connects before and after, publishes of a lost connection are counted done
- * without an answer. For batches: one wait, exact outcomes. */
-enum gf_err gf_mconn_reach(struct gf_mconn *c, unsigned long mark, long timeout_ms);
-
-/* gf_mconn_reach(c, gf_mconn_sent(c), timeout_ms): nothing of this session in flight. */
+/* Wait up to timeout_ms until no publish of this session is in flight: each was acknowledged
+ * or refused (then gf_mconn_outcome tells which), GF_ERR_TIMEOUT otherwise, also when the
+ * connection was lost. Compare gf_mconn_connects before and after: publishes of a lost
+ * connection are counted done without an answer. For batches: one wait, exact outcomes. */
 enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms);
 
-/* After a GF_OK gf_mconn_reach or gf_mconn_flush, the outcome of the QoS 1 publish of token
- * sent before it: GF_OK when the broker acknowledged it, GF_ERR_PERM when it refused it (or
- * no answer is known). Valid until 65,535 more publishes reuse the token. */
+/* After a GF_OK gf_mconn_flush, the outcome of the QoS 1 publish of token sent before it:
+ * GF_OK when the broker acknowledged it, GF_ERR_PERM when it refused it (or no answer is
+ * known). Valid until 65,535 more publishes reuse the token. */
 enum gf_err gf_mconn_outcome(struct gf_mconn *c, int token);
 
 /* Disconnect (waiting up to 2 s for in-flight messages) and stop reconnecting; the handle

@@ -3,13 +3,12 @@
  * desired.c - the desired-state outbox (see desired.h). A batch is one transaction: the due
  * rows are taken FOR UPDATE SKIP LOCKED (replicas share the work), their messages published,
  * and the rows marked published only once the broker acknowledged them; until then they
- * stay locked, so a node's next generation cannot overtake the one in flight.
+ * stay locked, so a node's next generation cannot overtake the one in flight. A failed
+ * publish is retried after a pause.
  *
- * Two batches are in flight at most, each on its own database connection: while the broker
- * works through batch k, batch k+1 is taken (SKIP LOCKED passes over k's rows) and sent, and
- * k is marked as soon as its last acknowledgement is in, between two publishes of k+1. The
- * broker acknowledges a session's publishes in order, so "k is acknowledged" is a counter
- * reaching a mark per session (gf_mconn_reach), whatever k+1 has sent since.
+ * Batches go one after the other: taking the next one on a second connection while the
+ * broker acknowledges this one made no difference on the benchmark machine
+ * (docs/performance.md, "Rollout to 10,000 stations").
  */
 #define GF_LOG_MODULE "fleet"
 
@@ -34,24 +33,22 @@
 #define GF_DESIRED_WINDOW 256
 
 struct batch {
-    struct gf_dbconn *db; /* its transaction is open while rows != NULL */
+    struct gf_dbconn *db;
     PGresult *rows;
     int n;
     int tokens[GF_DESIRED_BATCH_MAX];
     unsigned slot[GF_DESIRED_BATCH_MAX]; /* index into used[] */
-    /* The sessions the batch used: connect count before its first publish, and the
-     * session's publish count after its last one. */
+    /* The sessions the batch used, each with its connect count before its first publish. */
     struct gf_mconn *used[GF_DESIRED_SESSIONS_MAX];
     unsigned epoch[GF_DESIRED_SESSIONS_MAX];
-    unsigned long mark[GF_DESIRED_SESSIONS_MAX];
     unsigned nused;
     int64_t t0, t_due, t_sent, t_acked;
 };
 
 struct gf_desired {
     int batch;
-    struct batch b[2];
-    atomic_ullong published, batches, overlapped;
+    struct batch b;
+    atomic_ullong published, batches;
 };
 
 enum gf_err gf_desired_new(int batch, struct gf_desired **out)
@@ -67,7 +64,6 @@ void gf_desired_stats(struct gf_desired *d, struct gf_desired_stats *out)
 {
     out->published = atomic_load(&d->published);
     out->batches = atomic_load(&d->batches);
-    out->overlapped = atomic_load(&d->overlapped);
 }
 
 void gf_desired_free(struct gf_desired *d)
@@ -120,20 +116,10 @@ static enum gf_err take(struct batch *b, const char *cluster, int batch)
     return GF_OK;
 }
 
-/* Whether every publish of b was answered (or its session lost). */
-static int answered(struct batch *b)
-{
-    for (unsigned k = 0; k < b->nused; k++) {
-        if (gf_mconn_reach(b->used[k], b->mark[k], 0) != GF_OK &&
-            gf_mconn_connects(b->used[k]) == b->epoch[k] && gf_mconn_connected(b->used[k])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Wait for b's acknowledgements (up to GF_DESIRED_WAIT_MS after its last publish), mark
- * what the broker acknowledged as published and the rest for a retry, commit. */
+/* Wait for b's acknowledgements (one deadline, GF_DESIRED_WAIT_MS after its last publish,
+ * for the whole batch: a stalled broker holds these rows and the fleet thread for seconds,
+ * not for 5 s per message), mark what the broker acknowledged as published and the rest
+ * for a retry, commit. */
 static void finish(struct batch *b, atomic_ullong *published)
 {
     int64_t deadline = b->t_sent + GF_DESIRED_WAIT_MS * 1000LL;
@@ -146,7 +132,7 @@ static void finish(struct batch *b, atomic_ullong *published)
     /* A session that reconnected meanwhile lost its answers: its rows are retried. */
     for (unsigned k = 0; k < b->nused; k++) {
         long left = (long)((deadline - gf_time_mono_us()) / 1000);
-        ok_session[k] = gf_mconn_reach(b->used[k], b->mark[k], left > 0 ? left : 0) == GF_OK &&
+        ok_session[k] = left > 0 && gf_mconn_flush(b->used[k], left) == GF_OK &&
                         gf_mconn_connects(b->used[k]) == b->epoch[k];
     }
     b->t_acked = gf_time_mono_us();
@@ -191,11 +177,9 @@ static void finish(struct batch *b, atomic_ullong *published)
                  (long long)(gf_time_mono_us() - b->t_acked) / 1000);
 }
 
-/* Publish b's messages; prev (the batch before, or NULL) is finished as soon as the broker
- * answered all of it. A publish that cannot be sent before the deadline keeps token -1 (its
- * row is retried). */
-static void send_batch(struct batch *b, struct batch *prev, struct gf_mconn *const *sessions,
-                       unsigned nsess, atomic_ullong *published)
+/* Publish b's messages, at most a window of them unacknowledged per session. A publish that
+ * cannot be sent before the deadline keeps token -1 (its row is retried). */
+static void send_batch(struct batch *b, struct gf_mconn *const *sessions, unsigned nsess)
 {
     char topic[96];
     int64_t deadline = b->t_due + GF_DESIRED_WAIT_MS * 1000LL;
@@ -215,9 +199,6 @@ static void send_batch(struct batch *b, struct batch *prev, struct gf_mconn *con
         }
         b->slot[r] = k;
         b->tokens[r] = -1;
-        if (prev != NULL && prev->rows != NULL && answered(prev)) {
-            finish(prev, published);
-        }
         long left = (long)((deadline - gf_time_mono_us()) / 1000);
         snprintf(topic, sizeof(topic), "gf/v1/n/%s/desired", node);
         if (left > 0 && gf_mconn_window(s, window_of(s), left) == GF_OK &&
@@ -226,56 +207,29 @@ static void send_batch(struct batch *b, struct batch *prev, struct gf_mconn *con
             b->tokens[r] = -1;
         }
     }
-    for (unsigned k = 0; k < b->nused; k++) {
-        b->mark[k] = gf_mconn_sent(b->used[k]);
-    }
     b->t_sent = gf_time_mono_us();
 }
 
-long gf_desired_publish(struct gf_desired *d, struct gf_db *pool, struct gf_dbconn *db,
-                        const char *cluster_id, struct gf_mconn *const *sessions, unsigned nsess,
-                        int rounds)
+long gf_desired_publish(struct gf_desired *d, struct gf_dbconn *db, const char *cluster_id,
+                        struct gf_mconn *const *sessions, unsigned nsess, int rounds)
 {
-    struct gf_dbconn *extra = NULL;
-    struct batch *prev = NULL;
+    struct batch *b = &d->b;
     long due = 0;
 
     nsess = nsess < 1 ? 1 : nsess > GF_DESIRED_SESSIONS_MAX ? GF_DESIRED_SESSIONS_MAX : nsess;
-    d->b[0].db = db;
+    b->db = db;
     for (int i = 0; i < rounds; i++) {
-        struct batch *b = prev == &d->b[0] ? &d->b[1] : &d->b[0];
-        if (b->db == NULL && gf_db_try_acquire(pool, &extra) == GF_OK) {
-            b->db = extra;
-        }
-        if (b->db == NULL) { /* no second connection free: one batch after the other */
-            finish(prev, &d->published);
-            b = prev;
-            prev = NULL;
-        }
         if (take(b, cluster_id, d->batch) != GF_OK || b->n == 0) {
             break;
         }
         due += b->n;
         atomic_fetch_add(&d->batches, 1);
-        if (prev != NULL && prev->rows != NULL) {
-            atomic_fetch_add(&d->overlapped, 1);
-        }
-        send_batch(b, prev, sessions, nsess, &d->published);
-        if (prev != NULL) {
-            finish(prev, &d->published);
-        }
-        prev = b;
+        send_batch(b, sessions, nsess);
+        finish(b, &d->published);
         if (b->n < d->batch) {
             break;
         }
     }
-    if (prev != NULL) {
-        finish(prev, &d->published);
-    }
-    if (extra != NULL) {
-        gf_db_release(pool, extra);
-    }
-    d->b[0].db = NULL;
-    d->b[1].db = NULL;
+    b->db = NULL;
     return due;
 }

@@ -11,33 +11,28 @@
 #include "conn.h"
 #include "err.h"
 
-struct gf_db;
 struct gf_dbconn;
 
 #define GF_DESIRED_BATCH_MAX 2000 /* messages per batch (one transaction), at most */
 #define GF_DESIRED_SESSIONS_MAX 8 /* sessions one cluster publishes on, at most */
 
-/* The outbox of one fleet thread: its two batches in flight and its counters. Opaque. */
+/* The outbox of one fleet thread: its batch and its counters. Opaque. */
 struct gf_desired;
 
 /* batch: messages per batch, 1..GF_DESIRED_BATCH_MAX (configuration key desired_batch). */
 enum gf_err gf_desired_new(int batch, struct gf_desired **out);
 void gf_desired_free(struct gf_desired *d);
 
-/* Publish what is due for cluster_id, at most `rounds` batches, on sessions[0..nsess-1]
- * (a node always on the same one, by a hash of its id; none NULL). The first batch uses db;
- * while a batch waits for the broker's acknowledgements the next one is taken and sent on
- * a second connection of pool (when one is free), so the broker is not left idle while the
- * database works. Returns how many messages were due in all. */
-long gf_desired_publish(struct gf_desired *d, struct gf_db *pool, struct gf_dbconn *db,
-                        const char *cluster_id, struct gf_mconn *const *sessions, unsigned nsess,
-                        int rounds);
+/* Publish what is due for cluster_id on db, batch after batch while they are full (at most
+ * `rounds`), on sessions[0..nsess-1] (a node always on the same one, by a hash of its id;
+ * none NULL). Returns how many messages were due in all. */
+long gf_desired_publish(struct gf_desired *d, struct gf_dbconn *db, const char *cluster_id,
+                        struct gf_mconn *const *sessions, unsigned nsess, int rounds);
 
 /* Counters since the start (read from any thread). */
 struct gf_desired_stats {
-    unsigned long long published;  /* messages the broker acknowledged */
-    unsigned long long batches;    /* batches taken */
-    unsigned long long overlapped; /* of those, taken while the one before was in flight */
+    unsigned long long published; /* messages the broker acknowledged */
+    unsigned long long batches;   /* batches taken */
 };
 void gf_desired_stats(struct gf_desired *d, struct gf_desired_stats *out);
 

@@ -359,7 +359,7 @@ static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clu
         c->desired_connects = connects;
     }
     /* Whole rollout waves at once: batch after batch while they are full. */
-    gf_desired_publish(f->desired, f->app->db, db, c->id, sessions, c->npub > 0 ? c->npub : 1,
+    gf_desired_publish(f->desired, db, c->id, sessions, c->npub > 0 ? c->npub : 1,
                        GF_DESIRED_ROUNDS);
 }
 
@@ -609,14 +609,9 @@ enum gf_err gf_fleet_metrics(struct gf_fleet *f, struct gf_buf *out)
         "# HELP gf_desired_published_total Retained desired messages the broker acknowledged.\n"
         "# TYPE gf_desired_published_total counter\ngf_desired_published_total %llu\n"
         "# HELP gf_desired_batches_total Batches of desired messages taken from the outbox.\n"
-        "# TYPE gf_desired_batches_total counter\ngf_desired_batches_total %llu\n"
-        "# HELP gf_desired_batches_overlapped_total Batches sent while the previous one was in "
-        "flight.\n"
-        "# TYPE gf_desired_batches_overlapped_total counter\n"
-        "gf_desired_batches_overlapped_total %llu\n",
+        "# TYPE gf_desired_batches_total counter\ngf_desired_batches_total %llu\n",
         (unsigned long long)atomic_load(&f->overdue),
         (unsigned long long)atomic_load(&f->provisioned),
-        (unsigned long long)atomic_load(&f->provision_errors), ds.published, ds.batches,
-        ds.overlapped);
+        (unsigned long long)atomic_load(&f->provision_errors), ds.published, ds.batches);
     return err == GF_OK ? gf_ingest_metrics(f->ingest, out) : err;
 }

@@ -50,10 +50,6 @@ void gf_db_close(struct gf_db *db);
  * (timeout or the database is down). Release with gf_db_release. */
 enum gf_err gf_db_acquire(struct gf_db *db, struct gf_dbconn **out);
 
-/* The same without waiting: GF_ERR_UNAVAILABLE at once when every connection is in use (for
- * work that can also be done on the connection the caller already has). */
-enum gf_err gf_db_try_acquire(struct gf_db *db, struct gf_dbconn **out);
-
 /* Return a connection. A connection left inside a transaction is rolled back; a broken one
  * is closed and re-opened on the next acquire. */
 void gf_db_release(struct gf_db *db, struct gf_dbconn *c);

@@ -117,22 +117,17 @@ static struct gf_dbconn *take_free(struct gf_db *db)
     return spare;
 }
 
-/* gf_db_acquire, waiting up to timeout_s (0: not at all) for a free connection. */
-static enum gf_err acquire(struct gf_db *db, int timeout_s, struct gf_dbconn **out)
+enum gf_err gf_db_acquire(struct gf_db *db, struct gf_dbconn **out)
 {
     struct timespec deadline;
     struct gf_dbconn *c;
     int waited = 0;
 
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_s;
+    deadline.tv_sec += db->timeout_s;
     pthread_mutex_lock(&db->mu);
     db->stats.acquires++;
     while ((c = take_free(db)) == NULL) {
-        if (timeout_s <= 0) {
-            pthread_mutex_unlock(&db->mu); /* not a wait, nor a timeout in the metrics */
-            return GF_ERR_UNAVAILABLE;
-        }
         waited = 1;
         if (pthread_cond_timedwait(&db->cv, &db->mu, &deadline) == ETIMEDOUT) {
             db->stats.waits++;
@@ -175,16 +170,6 @@ static enum gf_err acquire(struct gf_db *db, int timeout_s, struct gf_dbconn **o
     }
     *out = c;
     return GF_OK;
-}
-
-enum gf_err gf_db_acquire(struct gf_db *db, struct gf_dbconn **out)
-{
-    return acquire(db, db->timeout_s, out);
-}
-
-enum gf_err gf_db_try_acquire(struct gf_db *db, struct gf_dbconn **out)
-{
-    return acquire(db, 0, out);
 }
 
 void gf_db_release(struct gf_db *db, struct gf_dbconn *c)
