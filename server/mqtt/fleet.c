@@ -78,7 +78,7 @@ struct gf_fleet {
     char replica[20];
     struct cluster *clusters; /* alive and stopped ones */
     int64_t next_maintenance_us;
-    struct gf_desired *desired; /* the desired outbox's batches */
+    struct gf_desired *desired; /* the desired outbox (desired.c) */
     atomic_ullong overdue, provisioned, provision_errors;
 };
 
