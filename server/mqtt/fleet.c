@@ -4,7 +4,8 @@
  * changed (by id and version), start or stop sessions, provision due broker accounts,
  * publish due commands and desired messages; every second the overdue detector (its
  * thresholds are whole seconds; it reads every online node) and the command and log stream
- * sweep; every hour the maintenance (health partitions, telemetry cursors, old log chunks).
+ * sweep; every hour the maintenance (health partitions, telemetry cursors, old log chunks,
+ * expired sessions, idempotency keys and login-failure windows).
  *
  * A cluster's sessions: the admin session (broker.h) provisions the server's own service
  * account first; only then does the ingest session connect with it (client id stable per
@@ -20,6 +21,7 @@
 #include "../core/app.h"
 #include "../core/secrets.h"
 #include "../store/db.h"
+#include "../store/q_access.h"
 #include "../store/q_bundles.h"
 #include "../store/q_clusters.h"
 #include "../store/q_ingest.h"
@@ -386,14 +388,16 @@ static void overdue(struct gf_fleet *f, struct gf_dbconn *db)
 
 static void maintenance(struct gf_fleet *f, struct gf_dbconn *db)
 {
-    char back[16], ahead[16];
-    PGresult *made = NULL, *dropped = NULL;
+    char back[16], ahead[16], window[16];
+    PGresult *made = NULL, *dropped = NULL, *purged = NULL;
     const char *pp[2] = {back, ahead};
     const char *rp[1] = {back};
+    const char *wp[1] = {window};
     enum gf_err err;
 
     snprintf(back, sizeof(back), "%ld", f->app->cfg.health_retention_days);
     snprintf(ahead, sizeof(ahead), "%d", GF_PARTITIONS_AHEAD);
+    snprintf(window, sizeof(window), "%ld", f->app->cfg.login_window);
     if ((err = gf_db_begin(db)) != GF_OK) {
         return;
     }
@@ -410,15 +414,22 @@ static void maintenance(struct gf_fleet *f, struct gf_dbconn *db)
     if (err == GF_OK) {
         err = gf_cmdout_prune(db);
     }
+    if (err == GF_OK) {
+        err = gf_db_exec(db, &gf_q_bookkeeping_purge, wp, &purged);
+    }
     if (err == GF_OK && (err = gf_db_commit(db)) == GF_OK) {
         gf_log_info("health partitions maintained", "created=%s dropped=%s retention_days=%s",
                     gf_db_val(made, 0, 0), gf_db_val(dropped, 0, 0), back);
+        gf_log_info("expired request bookkeeping deleted",
+                    "sessions=%s idempotency_keys=%s login_failures=%s", gf_db_val(purged, 0, 0),
+                    gf_db_val(purged, 0, 1), gf_db_val(purged, 0, 2));
     } else {
         gf_db_rollback(db);
         log_db("partition maintenance", err);
     }
     PQclear(made);
     PQclear(dropped);
+    PQclear(purged);
 }
 
 static void *fleet_main(void *arg)

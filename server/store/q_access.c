@@ -72,6 +72,19 @@ const struct gf_stmt gf_q_idem_expire = {
     " AND created_at < now() - interval '24 hours'",
     2};
 
+/* $1 login_window seconds -> rows deleted from sessions, idempotency_keys, login_failures:
+ * sessions past their expiry, keys older than the 24 h they are kept, failure windows
+ * that ended (hourly maintenance; each would otherwise only go when reused). */
+const struct gf_stmt gf_q_bookkeeping_purge = {
+    "bookkeeping_purge",
+    "WITH s AS (DELETE FROM sessions WHERE expires_at < now() RETURNING 1),"
+    " i AS (DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'"
+    " RETURNING 1),"
+    " l AS (DELETE FROM login_failures WHERE window_start < now() - make_interval(secs =>"
+    " $1::int) RETURNING 1)"
+    " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM i), (SELECT count(*) FROM l)",
+    1};
+
 const struct gf_stmt gf_q_idem_claim = {
     "idem_claim",
     "INSERT INTO idempotency_keys (actor, key, method, path, request_hash)"

@@ -41,5 +41,7 @@ extern const struct gf_stmt gf_q_idem_claim;
 extern const struct gf_stmt gf_q_idem_get;
 /* $1 actor, $2 key, $3 status, $4 content_type, $5 response */
 extern const struct gf_stmt gf_q_idem_store;
+/* $1 login_window seconds -> counts deleted: sessions, idempotency keys, login failures */
+extern const struct gf_stmt gf_q_bookkeeping_purge;
 
 #endif

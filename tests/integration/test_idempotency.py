@@ -4,7 +4,8 @@
 A replay with the same key and body by the same caller returns the stored answer (same
 status and body, Idempotent-Replayed: true) and creates nothing; the same key with another
 body is 422; concurrent identical requests create exactly one object; keys are per caller;
-malformed keys are 400 naming the header.
+malformed keys are 400 naming the header. The hourly maintenance deletes keys past their
+24 h, with expired sessions and ended login-failure windows, and keeps the rest.
 """
 
 import json
@@ -151,6 +152,37 @@ class IdempotencyTest(gf.GfTestCase):
         self.assertEqual(self.projects(name), [])
         r = self.admin.post(self.path, {"name": name}, idempotency_key="k" * 200)
         self.assertStatus(r, 201)
+
+
+    def test_hourly_purge_of_expired_bookkeeping(self):
+        uid = self.srv.scalar("SELECT id FROM users ORDER BY created_at LIMIT 1")
+        tag = gf.uniq("purge")
+        self.srv.sql(
+            "INSERT INTO idempotency_keys (actor, key, method, path, request_hash, created_at)"
+            f" VALUES ('user:x', '{tag}-old', 'POST', '/p', 'h', now() - interval '25 hours'),"
+            f" ('user:x', '{tag}-new', 'POST', '/p', 'h', now() - interval '23 hours');"
+            "INSERT INTO sessions (token_hash, user_id, expires_at)"
+            f" VALUES ('{tag}-old', '{uid}', now() - interval '1 minute'),"
+            f" ('{tag}-new', '{uid}', now() + interval '1 hour');"
+            "INSERT INTO login_failures (scope, key, window_start, failures)"
+            f" VALUES ('address', '{tag}-old', now() - interval '1 day', 3),"
+            f" ('address', '{tag}-new', now(), 3)")
+
+        def left():
+            return sorted(r[0] for r in self.srv.sql(
+                f"SELECT key FROM idempotency_keys WHERE key LIKE '{tag}%'"
+                f" UNION ALL SELECT token_hash FROM sessions WHERE token_hash LIKE '{tag}%'"
+                f" UNION ALL SELECT key FROM login_failures WHERE key LIKE '{tag}%'"))
+        self.assertEqual(left(), sorted([f"{tag}-old", f"{tag}-new"] * 3))
+        # The maintenance runs when a replica starts, then hourly.
+        other = gf.Server(db=self.srv.db, name="purge-replica").start()
+        try:
+            gf.wait_for(lambda: left() == [f"{tag}-new"] * 3, timeout=30,
+                        what="expired rows deleted, the others kept")
+        finally:
+            other.stop()
+        # The running server's own session still works.
+        self.admin.get("/auth/me").expect(200)
 
 
 if __name__ == "__main__":
