@@ -76,7 +76,7 @@ add("/users/{user_id}", "get", op("getUser", "Read a user", "server_admin", [P("
 add("/users/{user_id}", "patch", op("updateUser", "Change name, password, admin flag or disable (ends sessions on password change or disable)", "server_admin", [P("user_id", "user"), IFM],
     body({"name": S(maxLength=200), "password": S(minLength=12, maxLength=1024), "is_admin": {"type": "boolean"}, "disabled": {"type": "boolean"}}),
     {**ok(200, ref("User"), etag=True), **errs(*MUT, 409, 412)}))
-add("/users/{user_id}", "delete", op("deleteUser", "Delete a user", "server_admin", [P("user_id", "user")], None, {**ok(204, desc="deleted"), **errs(400, 401, 403, 404, 409)}))
+add("/users/{user_id}", "delete", op("deleteUser", "Delete a user (not oneself, not a tenant's last owner: 409)", "server_admin", [P("user_id", "user")], None, {**ok(204, desc="deleted"), **errs(400, 401, 403, 404, 409)}))
 add("/tokens", "get", op("listTokens", "The caller's API tokens (never the secret)", "session", PAGE, None, {**ok(200, ref("ListOfToken")), **errs(400, 401, 403)}))
 add("/tokens", "post", op("createToken", "Create an API token scoped to a tenant and a role no higher than the caller's", "session", [IDEM],
     body({"name": name, "tenant_id": UUID, "role": ROLE, "expires_at": nullable(TS)}, ["name", "tenant_id", "role"]),

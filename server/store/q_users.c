@@ -40,6 +40,19 @@ const struct gf_stmt gf_q_user_update = {
 const struct gf_stmt gf_q_user_delete = {"user_delete",
                                          "DELETE FROM users WHERE id = $1 RETURNING id", 1};
 
+/* $1 user -> slugs of the tenants (5 at most) the user is the only owner of. The owner rows
+ * of every tenant the user owns are locked first, so two deletions of a tenant's last two
+ * owners cannot both pass. */
+const struct gf_stmt gf_q_user_sole_owner = {
+    "user_sole_owner",
+    "WITH t AS (SELECT tenant_id FROM memberships WHERE user_id = $1 AND role = 'owner'),"
+    " o AS (SELECT m.tenant_id, m.user_id FROM memberships m WHERE m.role = 'owner'"
+    " AND m.tenant_id IN (SELECT tenant_id FROM t) ORDER BY m.tenant_id, m.user_id FOR UPDATE)"
+    " SELECT x.slug FROM tenants x WHERE x.id IN (SELECT tenant_id FROM t)"
+    " AND NOT EXISTS (SELECT 1 FROM o WHERE o.tenant_id = x.id AND o.user_id <> $1)"
+    " ORDER BY x.slug LIMIT 5",
+    1};
+
 const struct gf_stmt gf_q_user_drop_sessions = {"user_drop_sessions",
                                                 "DELETE FROM sessions WHERE user_id = $1", 1};
 

@@ -20,6 +20,8 @@ extern const struct gf_stmt gf_q_user_get;
 extern const struct gf_stmt gf_q_user_update;
 /* $1 id */
 extern const struct gf_stmt gf_q_user_delete;
+/* $1 id -> slugs of the tenants it is the only owner of (owner rows locked) */
+extern const struct gf_stmt gf_q_user_sole_owner;
 /* $1 user: drop every session (password change, disable) */
 extern const struct gf_stmt gf_q_user_drop_sessions;
 /* $1 email -> id, email, password_hash, disabled, is_admin */

@@ -4,7 +4,8 @@
 viewer / operator / admin / owner (and a non-member, and a server admin) against read,
 create, update and delete on tenants, members, projects and the audit log, with the
 owner-only rules (only an owner grants or touches owners, deletes the tenant) and the
-last-owner rule (409). Every refused request is checked to have changed nothing.
+last-owner rule (409, also when deleting the user). Every refused request is checked to
+have changed nothing.
 """
 
 import gf
@@ -235,6 +236,28 @@ class RoleMatrixTest(gf.GfTestCase):
                                  {"user_id": p.user["id"], "role": "owner"}), 201)
         self.assertStatus(o.delete(f"/tenants/{tid}/members/{o.user['id']}"), 204)
         self.assertEqual(self.members(tid), {p.user["id"]: "owner"})
+
+    def test_last_owner_cannot_be_deleted_as_a_user(self):
+        t = gf.make_tenant(self.admin)
+        tid = t["id"]
+        o = self.srv.user()
+        gf.add_member(self.admin, tid, "owner", user_id=o.user["id"])
+        me = self.admin.user["id"]
+        if me in self.members(tid):
+            self.assertStatus(self.admin.delete(f"/tenants/{tid}/members/{me}"), 204)
+        j = self.assertProblem(self.admin.delete(f"/users/{o.user['id']}"), 409)
+        self.assertIn(t["slug"], j["detail"])
+        self.assertEqual(self.admin.get(f"/users/{o.user['id']}").status, 200)
+        self.assertEqual(self.members(tid), {o.user["id"]: "owner"})
+        # An owner among others, and a plain member, can be deleted.
+        p = self.srv.user()
+        gf.add_member(self.admin, tid, "owner", user_id=p.user["id"])
+        v = self.srv.user()
+        gf.add_member(self.admin, tid, "viewer", user_id=v.user["id"])
+        self.assertStatus(self.admin.delete(f"/users/{v.user['id']}"), 204)
+        self.assertStatus(self.admin.delete(f"/users/{o.user['id']}"), 204)
+        self.assertEqual(self.members(tid), {p.user["id"]: "owner"})
+        self.assertProblem(self.admin.delete(f"/users/{p.user['id']}"), 409)
 
     def test_server_admin_acts_as_owner(self):
         t = self.tenant_clone()

@@ -3,7 +3,8 @@
  * h_users.c - /api/v1/users: accounts, managed by server admins. A password is generated
  * (and shown once in the 201 answer) when none is given. Changing a password or disabling
  * an account ends its sessions. An admin cannot disable, demote or delete themselves (so
- * the server cannot lose its last way in by accident).
+ * the server cannot lose its last way in by accident), nor delete a tenant's last owner
+ * (409, as when removing that member).
  */
 #include "handlers.h"
 
@@ -172,6 +173,25 @@ enum gf_err gf_h_users_delete(struct gf_req *r)
     if ((err = gf_req_db(r, &db)) != GF_OK) {
         return err;
     }
+    /* A tenant keeps an owner: the last one is refused, as when removing the member. */
+    if ((err = gf_db_exec(db, &gf_q_user_sole_owner, p, &res)) != GF_OK) {
+        return gf_req_db_fail(r, err, "user", NULL);
+    }
+    if (PQntuples(res) > 0) {
+        char slugs[400] = "";
+        size_t used = 0;
+        for (int i = 0; i < PQntuples(res) && used < sizeof(slugs); i++) {
+            int n = snprintf(slugs + used, sizeof(slugs) - used, "%s%s", i ? ", " : "",
+                             PQgetvalue(res, i, 0));
+            used += n > 0 ? (size_t)n : 0;
+        }
+        PQclear(res);
+        return gf_req_fail(r, GF_ERR_CONFLICT, "",
+                           "the user is the last owner of tenant %s: make another member owner "
+                           "first",
+                           slugs);
+    }
+    PQclear(res);
     err = gf_db_exec(db, &gf_q_user_delete, p, &res);
     if (err != GF_OK) {
         return gf_req_db_fail(r, err, "user", NULL);
