@@ -16,47 +16,13 @@
 #include "cmd_int.h"
 
 #include "alloc.h"
+#include "json.h"
 #include "timefmt.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
-
-/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms, no
- * surrogates, at most U+10FFFF), or 0 when there is none. NUL is not accepted. */
-static size_t seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF;
-
-    if (c >= 0x01 && c <= 0x7F) {
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF) {
-            return 0;
-        }
-    }
-    return len;
-}
 
 size_t gf_cmd_utf8_clean(const char *in, size_t n, char *out, size_t cap, int *cut)
 {
@@ -65,7 +31,7 @@ size_t gf_cmd_utf8_clean(const char *in, size_t n, char *out, size_t cap, int *c
 
     *cut = 0;
     while (i < n) {
-        size_t len = seq_len(s + i, n - i);
+        size_t len = gf_utf8_seq(s + i, n - i);
         const char *src = len > 0 ? in + i : replacement;
         size_t wlen = len > 0 ? len : sizeof(replacement) - 1;
         if (w + wlen > cap - 1) {

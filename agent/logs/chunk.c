@@ -19,6 +19,7 @@
 #include "logs_int.h"
 
 #include "alloc.h"
+#include "json.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -32,37 +33,6 @@
 #define ESC_MAX 6u     /* one raw byte escapes to at most 6 bytes (\u00XX) */
 
 /* ---- escaping ---- */
-
-/* Length of the valid UTF-8 sequence at s (n bytes available, s[0] >= 0x80), 0 if invalid
- * (Unicode 15, table 3-7: no overlongs, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t k;
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n < k || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (size_t i = 2; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    return k;
-}
 
 /* Escape s[0..n) as the inside of a JSON string into d (room for ESC_MAX * n). Returns the
  * bytes written. */
@@ -80,7 +50,7 @@ static size_t esc(char *d, const unsigned char *s, size_t n)
             continue;
         }
         if (ch >= 0x80) {
-            size_t k = utf8_len(s + i, n - i);
+            size_t k = gf_utf8_seq(s + i, n - i);
             if (k > 0) {
                 memcpy(o, s + i, k);
                 o += k;

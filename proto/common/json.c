@@ -203,47 +203,46 @@ size_t gf_utf8_len(const char *s)
     return n;
 }
 
+size_t gf_utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = n > 0 ? s[0] : 0, lo = 0x80, hi = 0xBF;
+    size_t len;
+
+    if (c >= 0x01 && c <= 0x7F) {
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80; /* E0 A0..BF: no overlong form */
+        hi = c == 0xED ? 0x9F : 0xBF; /* ED 80..9F: no surrogate */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80; /* F0 90..BF: no overlong form */
+        hi = c == 0xF4 ? 0x8F : 0xBF; /* F4 80..8F: at most U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF) {
+            return 0;
+        }
+    }
+    return len;
+}
+
 int gf_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
 
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t len;
-        unsigned cp;
-        if (c == 0) {
+    for (size_t i = 0, len; i < n; i += len) {
+        if ((len = gf_utf8_seq(p + i, n - i)) == 0) {
             return 0;
         }
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            cp = c & 0x1Fu;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            cp = c & 0x0Fu;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            cp = c & 0x07u;
-        } else {
-            return 0;
-        }
-        if (i + len > n) {
-            return 0;
-        }
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (p[i + k] & 0x3Fu);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return 0;
-        }
-        i += len;
     }
     return 1;
 }

@@ -57,4 +57,9 @@ size_t gf_utf8_len(const char *s);
 /* 1 if s[0..n) is valid UTF-8 without NUL bytes. */
 int gf_utf8_valid(const char *s, size_t n);
 
+/* Length of the well-formed UTF-8 sequence at s[0..n) (Unicode table 3-7: no overlong
+ * forms, no surrogates, nothing above U+10FFFF): 1 for ASCII other than NUL, 2 to 4, or 0
+ * when there is none (NUL, a stray or missing continuation byte, n too short). */
+size_t gf_utf8_seq(const unsigned char *s, size_t n);
+
 #endif

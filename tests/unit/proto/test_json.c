@@ -70,6 +70,46 @@ int main(void)
 
     CHECK(gf_utf8_len("h\xc3\xa9llo") == 5);
     CHECK(gf_utf8_valid("abc", 3) && !gf_utf8_valid("a\0c", 3));
+    /* Sequences at the edges of Unicode table 3-7: each valid one and its near misses. */
+    static const struct {
+        const char *s;
+        size_t n, len;
+    } seqs[] = {
+        {"A", 1, 1},
+        {"\0", 1, 0},
+        {"\x7f", 1, 1},
+        {"\x80", 1, 0},     /* stray continuation */
+        {"\xc2\x80", 2, 2}, /* U+0080 */
+        {"\xc1\xbf", 2, 0}, /* overlong U+007F */
+        {"\xdf\xbf", 2, 2},
+        {"\xc2", 1, 0},         /* cut short */
+        {"\xc2\x41", 2, 0},     /* no continuation */
+        {"\xe0\xa0\x80", 3, 3}, /* U+0800 */
+        {"\xe0\x9f\xbf", 3, 0}, /* overlong U+07FF */
+        {"\xed\x9f\xbf", 3, 3}, /* U+D7FF */
+        {"\xed\xa0\x80", 3, 0}, /* surrogate U+D800 */
+        {"\xef\xbf\xbf", 3, 3}, /* U+FFFF */
+        {"\xe2\x82", 2, 0},     /* cut short */
+        {"\xe2\x82\x41", 3, 0},
+        {"\xf0\x90\x80\x80", 4, 4}, /* U+10000 */
+        {"\xf0\x8f\xbf\xbf", 4, 0}, /* overlong */
+        {"\xf4\x8f\xbf\xbf", 4, 4}, /* U+10FFFF */
+        {"\xf4\x90\x80\x80", 4, 0}, /* above U+10FFFF */
+        {"\xf5\x80\x80\x80", 4, 0}, /* no such lead byte */
+        {"\xf0\x90\x80", 3, 0},     /* cut short */
+        {"\xff", 1, 0},             /* never in UTF-8 */
+        {"", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+        const unsigned char *u = (const unsigned char *)seqs[i].s;
+        if (gf_utf8_seq(u, seqs[i].n) != seqs[i].len) {
+            fprintf(stderr, "gf_utf8_seq case %zu\n", i);
+        }
+        CHECK(gf_utf8_seq(u, seqs[i].n) == seqs[i].len);
+        CHECK(gf_utf8_valid(seqs[i].s, seqs[i].n) == (seqs[i].len == seqs[i].n));
+    }
+    CHECK(gf_utf8_valid("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15));
+    CHECK(!gf_utf8_valid("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98", 14));
 
     /* Allocation failures inside our own code paths return errors cleanly. */
     for (long k = 0; k < 10; k++) {
