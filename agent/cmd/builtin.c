@@ -10,6 +10,7 @@
 #include "cmd_int.h"
 
 #include "alloc.h"
+#include "ids.h"
 #include "json.h"
 
 #include <string.h>
@@ -20,7 +21,6 @@
 
 #define SHELL_PATH "/bin/sh"
 #define LOG_PATH_MAX 4096
-#define LOG_UNIT_MAX 128
 #define LOG_LINES_DEFAULT 100
 
 static const char *const names[] = {
@@ -71,23 +71,11 @@ int gf_cmd_builtin_available(enum gf_cmd_kind k, const struct gf_cmd_hooks *h, i
     return 0;
 }
 
-static int unit_ok(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr("@._:-", c) != NULL)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static enum gf_err check_logs(const json_t *args, struct gf_diag *diag)
 {
     static const struct gf_json_field f[] = {
         {"path", GF_JSON_STRING, 0, 0, 2, LOG_PATH_MAX, 0, 0},
-        {"unit", GF_JSON_STRING, 0, 0, 1, LOG_UNIT_MAX, 0, 0},
+        {"unit", GF_JSON_STRING, 0, 0, 1, GF_UNIT_NAME_MAX, 0, 0},
         {"lines", GF_JSON_INT, 0, 0, 0, 0, 1, GF_CMD_LOG_LINES_MAX},
     };
     enum gf_err err = gf_json_check(args, f, sizeof(f) / sizeof(f[0]), "/args", diag);
@@ -102,7 +90,7 @@ static enum gf_err check_logs(const json_t *args, struct gf_diag *diag)
     if (path != NULL && path[0] != '/') {
         return gf_diag_set(diag, GF_ERR_INVAL, "/args/path", "/args/path must be absolute");
     }
-    if (unit != NULL && !unit_ok(unit)) {
+    if (unit != NULL && !gf_unit_name_ok(unit)) {
         return gf_diag_set(diag, GF_ERR_INVAL, "/args/unit",
                            "/args/unit must be characters of A-Z a-z 0-9 @ . _ : -");
     }

@@ -15,6 +15,7 @@
 #include "logs_int.h"
 
 #include "alloc.h"
+#include "ids.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,6 @@
 #include <unistd.h>
 
 #define LIST_MAX 256 /* entries in one list */
-#define UNIT_MAX 128 /* characters of a unit name */
 
 struct list {
     char *copy; /* owned: the setting, commas replaced by NULs */
@@ -54,23 +54,6 @@ static int dotdot(const char *p)
         p += n;
     }
     return 0;
-}
-
-static int unit_ok(const char *u)
-{
-    size_t n = strnlen(u, UNIT_MAX + 1);
-
-    if (n == 0 || n > UNIT_MAX || u[0] == '-') {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = u[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr("@._:-", c) != NULL)) {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 static int file_ok(const char *f)
@@ -136,7 +119,7 @@ enum gf_err gf_logs_allow_new(const char *files, const char *units, struct gf_lo
     err = split(files, &a->files, file_ok, "log_files",
                 "expected an absolute path or pattern without \"..\"", diag);
     if (err == GF_OK) {
-        err = split(units, &a->units, unit_ok, "log_units",
+        err = split(units, &a->units, gf_unit_name_ok, "log_units",
                     "expected a unit name ([A-Za-z0-9@._:-], at most 128, no leading -)", diag);
     }
     if (err != GF_OK) {
@@ -227,7 +210,7 @@ enum gf_err gf_logs_allow_open(const struct gf_logs_allow *a, const char *path, 
 enum gf_err gf_logs_allow_unit(const struct gf_logs_allow *a, const char *unit,
                                struct gf_diag *diag)
 {
-    if (!unit_ok(unit)) {
+    if (!gf_unit_name_ok(unit)) {
         return gf_diag_set(diag, GF_ERR_INVAL, "/unit",
                            "unit must be 1-128 characters of A-Z a-z 0-9 @ . _ : - "
                            "(no leading -)");

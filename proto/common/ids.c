@@ -118,3 +118,11 @@ uint32_t gf_hash_str(const char *s)
     }
     return h;
 }
+
+int gf_unit_name_ok(const char *u)
+{
+    size_t n = strnlen(u, GF_UNIT_NAME_MAX + 1);
+
+    return n >= 1 && n <= GF_UNIT_NAME_MAX && u[0] != '-' &&
+           strspn(u, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._:-") == n;
+}

@@ -55,4 +55,11 @@ long gf_b64url_decode(unsigned char *out, size_t cap, const char *in);
 /* Encode n bytes as base64url without padding. */
 void gf_b64url_encode(char *out, size_t cap, const unsigned char *in, size_t n);
 
+#define GF_UNIT_NAME_MAX 128 /* characters of a systemd unit name */
+
+/* 1 if u is a systemd unit name as gatefleet accepts one on both sides (log streams, the
+ * logs.tail command): 1 to GF_UNIT_NAME_MAX characters of A-Z a-z 0-9 @ . _ : -, not
+ * starting with '-' (it would read as an option of journalctl). */
+int gf_unit_name_ok(const char *u);
+
 #endif

@@ -273,6 +273,8 @@ class LogStreamsTest(gf.GfTestCase):
                             ({"path": "/var/log/x.log", "unit": "x.service"}, "/path"),
                             ({}, "/path"),
                             ({"unit": "bad unit;rm"}, "/unit"),
+                            ({"unit": "--since=1970-01-01"}, "/unit"),  # reads as an option
+                            ({"unit": "u" * 129}, "/unit"),
                             ({"path": "/var/log/x.log", "lines": 10001}, "/lines"),
                             ({"path": "/var/log/x.log", "max_duration_s": 0}, "/max_duration_s"),
                             ({"path": "/var/log/x.log", "filter": ""}, "/filter")):

@@ -17,6 +17,7 @@
 #include "../../store/q_commands.h"
 #include "../respond.h"
 #include "../sse.h"
+#include "ids.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,19 +49,11 @@ static int path_ok(const char *p)
     return 1;
 }
 
-static int unit_ok(const char *u)
-{
-    size_t n = strlen(u);
-
-    return n >= 1 && n <= 128 &&
-           strspn(u, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._:-") == n;
-}
-
 enum gf_err gf_h_logstreams_create(struct gf_req *r)
 {
     static const struct gf_json_field fields[] = {
         {"path", GF_JSON_STRING, 0, 1, 1, GF_LOGS_PATH_MAX, 0, 0},
-        {"unit", GF_JSON_STRING, 0, 1, 1, 128, 0, 0},
+        {"unit", GF_JSON_STRING, 0, 1, 1, GF_UNIT_NAME_MAX, 0, 0},
         {"lines", GF_JSON_INT, 0, 1, 0, 0, 0, 10000},
         {"follow", GF_JSON_BOOL, 0, 1, 0, 0, 0, 0},
         {"filter", GF_JSON_STRING, 0, 1, 1, 256, 0, 0},
@@ -89,10 +82,10 @@ enum gf_err gf_h_logstreams_create(struct gf_req *r)
                           "empty components or control characters");
         goto out;
     }
-    if (unit != NULL && !unit_ok(unit)) {
+    if (unit != NULL && !gf_unit_name_ok(unit)) {
         err = gf_req_fail(r, GF_ERR_INVAL, "/unit",
                           "/unit must be a systemd unit name (A-Z, a-z, 0-9, '@', '.', '_', "
-                          "':', '-')");
+                          "':', '-'; not starting with '-')");
         goto out;
     }
     long long duration = gf_json_int(body, "max_duration_s", GF_LOGS_DURATION_DEFAULT_S);

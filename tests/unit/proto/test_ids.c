@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * test_ids.c - UUID validation (the path-parameter check), random ids, hashes, base64url,
- * constant-time comparison.
+ * constant-time comparison, systemd unit names.
  */
 #include "gf_test.h"
 #include "ids.h"
+
+#include <string.h>
 
 int main(void)
 {
@@ -30,5 +32,16 @@ int main(void)
     CHECK(gf_b64url_decode(raw, sizeof(raw), "!!") == -1);
     CHECK(gf_secure_streq("abc", "abc") && !gf_secure_streq("abc", "abd") &&
           !gf_secure_streq("abc", "ab"));
+    /* Unit names: the characters systemd allows, 1..128 of them, no leading '-'. */
+    char long_unit[GF_UNIT_NAME_MAX + 2];
+    memset(long_unit, 'u', sizeof(long_unit) - 1);
+    long_unit[sizeof(long_unit) - 1] = '\0';
+    CHECK(gf_unit_name_ok("neuronex.service") && gf_unit_name_ok("getty@tty1.service"));
+    CHECK(gf_unit_name_ok("a") && gf_unit_name_ok("sys-devices-x:y_z.device"));
+    CHECK(!gf_unit_name_ok("") && !gf_unit_name_ok("-x.service"));
+    CHECK(!gf_unit_name_ok("a b") && !gf_unit_name_ok("a;rm") && !gf_unit_name_ok("a/b"));
+    CHECK(!gf_unit_name_ok(long_unit));
+    long_unit[GF_UNIT_NAME_MAX] = '\0';
+    CHECK(gf_unit_name_ok(long_unit));
     return gf_test_summary("test_ids");
 }
