@@ -22,6 +22,8 @@
 #include "bundler.h"
 #include "cmd/cmd.h"
 #include "config.h"
+#include "ids.h"
+#include "json.h"
 #include "log.h"
 #include "logs/logs.h"
 #include "session.h"
@@ -344,40 +346,59 @@ static void logs_result(struct gf_remote *r, const char *id, const char *status,
 }
 
 /* logs.stream.start {stream_id, path|unit, lines, follow, filter, max_duration_ms} and
- * logs.stream.stop {stream_id}. */
+ * logs.stream.stop {stream_id}: the arguments are checked as strictly as a command's (no
+ * unknown key, types and bounds), then gf_logs_start checks what they name. */
 static void logs_request(struct gf_remote *r, const char *id, const char *name, const json_t *args)
 {
-    const char *stream = json_string_value(json_object_get(args, "stream_id"));
+    static const struct gf_json_field start_f[] = {
+        {"stream_id", GF_JSON_STRING, 1, 0, 1, GF_LOGS_ID_MAX, 0, 0},
+        {"path", GF_JSON_STRING, 0, 1, 1, 4096, 0, 0},
+        {"unit", GF_JSON_STRING, 0, 1, 1, GF_UNIT_NAME_MAX, 0, 0},
+        {"lines", GF_JSON_INT, 0, 0, 0, 0, 0, GF_LOGS_PAST_MAX},
+        {"follow", GF_JSON_BOOL, 0, 0, 0, 0, 0, 0},
+        {"filter", GF_JSON_STRING, 0, 1, 0, GF_LOGS_FILTER_MAX, 0, 0},
+        {"max_duration_ms", GF_JSON_INT, 1, 0, 0, 0, GF_LOGS_DURATION_MIN, GF_LOGS_DURATION_MAX},
+    };
+    static const struct gf_json_field stop_f[] = {
+        {"stream_id", GF_JSON_STRING, 1, 0, 1, GF_LOGS_ID_MAX, 0, 0},
+    };
+    int stop = strcmp(name, "logs.stream.stop") == 0;
     struct gf_logs_req q;
     struct gf_diag d;
     char err[400];
 
-    if (stream == NULL || strlen(stream) >= sizeof(q.stream_id)) {
-        logs_result(r, id, "rejected", "/args/stream_id is required", NULL);
+    if (!stop && strcmp(name, "logs.stream.start") != 0) {
+        logs_result(r, id, "rejected", "unknown command", NULL);
         return;
     }
+    gf_diag_clear(&d);
+    if (!json_is_object(args) ||
+        gf_json_check(args, stop ? stop_f : start_f,
+                      stop ? sizeof(stop_f) / sizeof(stop_f[0])
+                           : sizeof(start_f) / sizeof(start_f[0]),
+                      "/args", &d) != GF_OK) {
+        logs_result(r, id, "rejected", d.msg[0] ? d.msg : "/args must be an object", NULL);
+        return;
+    }
+    const char *stream = gf_json_str(args, "stream_id");
     if (strncmp(stream, "tail-", 5) == 0) { /* logs.tail's own streams (publish_chunk) */
         logs_result(r, id, "rejected", "/args/stream_id: \"tail-\" ids are reserved", NULL);
         return;
     }
-    if (strcmp(name, "logs.stream.stop") == 0) {
+    if (stop) {
         int running = gf_logs_stop(r->logs, stream) == GF_OK;
         logs_result(r, id, "succeeded", NULL,
                     json_pack("{s:s, s:b}", "stream_id", stream, "was_running", running));
         return;
     }
-    if (strcmp(name, "logs.stream.start") != 0) {
-        logs_result(r, id, "rejected", "unknown command", NULL);
-        return;
-    }
     memset(&q, 0, sizeof(q));
     snprintf(q.stream_id, sizeof(q.stream_id), "%s", stream);
-    q.path = json_string_value(json_object_get(args, "path"));
-    q.unit = json_string_value(json_object_get(args, "unit"));
-    q.past_lines = (long)json_integer_value(json_object_get(args, "lines"));
-    q.follow = json_is_true(json_object_get(args, "follow"));
-    q.filter = json_string_value(json_object_get(args, "filter"));
-    q.max_duration_ms = (long)json_integer_value(json_object_get(args, "max_duration_ms"));
+    q.path = gf_json_str(args, "path");
+    q.unit = gf_json_str(args, "unit");
+    q.past_lines = (long)gf_json_int(args, "lines", 0);
+    q.follow = gf_json_bool(args, "follow", 0);
+    q.filter = gf_json_str(args, "filter");
+    q.max_duration_ms = (long)gf_json_int(args, "max_duration_ms", 0);
     gf_diag_clear(&d);
     enum gf_err e = gf_logs_start(r->logs, &q, &d);
     if (e == GF_ERR_EXISTS) {

@@ -9,7 +9,8 @@ viewer that reconnects with Last-Event-ID gets exactly what it missed; several v
 share one stream; DELETE ends it with an `end` event; a stream ends by itself at its
 maximum duration; binary content arrives as valid JSON; paths outside the station's
 allowlist (directly, or through a symlink) fail with the agent's reason, and paths that
-can never be right are refused by the server before anything is sent.
+can never be right are refused by the server before anything is sent; arguments of the
+wrong type, out of bounds or unknown are refused by the agent too, naming the field.
 """
 
 import json
@@ -175,6 +176,20 @@ class LogStreamsTest(gf.GfTestCase):
                                              "omitted_bytes": len(big)})
         self.assertEqual(chunks[1]["data"]["lines"], ["after"])
 
+    def raw_command(self, name, args):
+        """A command as the server would publish it, args as given (not checked by the API):
+        returns its id."""
+        return self.srv.scalar(
+            f"INSERT INTO commands (project_id, node_id, name, args, timeout_ms, deadline_at)"
+            f" SELECT project_id, id, '{name}', '{json.dumps(args)}'::jsonb, 30000,"
+            f" now() + interval '30 seconds' FROM nodes WHERE id = '{self.node}' RETURNING id")
+
+    def final(self, cid):
+        return gf.wait_for(lambda: (lambda c: c if c["state"] not in (
+            "queued", "sent", "running") else None)(
+            gf.Client(self.srv.base_url, token=self.tok).get(f"/commands/{cid}")
+            .expect(200).json), what=f"command {cid}")
+
     def test_repeated_start_and_reserved_ids(self):
         log = os.path.join(self.logdir, "again.log")
         append(log, ["a"])
@@ -185,26 +200,37 @@ class LogStreamsTest(gf.GfTestCase):
 
         def request(stream_id):
             """A logs.stream.start as the server would publish it again (a redelivery)."""
-            args = json.dumps({"stream_id": stream_id, "path": log, "lines": 0, "follow": True,
-                               "max_duration_ms": 60000})
-            return self.srv.scalar(
-                f"INSERT INTO commands (project_id, node_id, name, args, timeout_ms,"
-                f" deadline_at) SELECT project_id, id, 'logs.stream.start', '{args}'::jsonb,"
-                f" 30000, now() + interval '30 seconds' FROM nodes WHERE id = '{self.node}'"
-                f" RETURNING id")
-
-        def final(cid):
-            return gf.wait_for(lambda: (lambda c: c if c["state"] not in (
-                "queued", "sent", "running") else None)(
-                gf.Client(self.srv.base_url, token=self.tok).get(f"/commands/{cid}")
-                .expect(200).json), what=f"command {cid}")
-        again = final(request(sid))
+            return self.raw_command("logs.stream.start", {
+                "stream_id": stream_id, "path": log, "lines": 0, "follow": True,
+                "max_duration_ms": 60000})
+        again = self.final(request(sid))
         self.assertEqual((again["state"], again["result"]), ("succeeded", {"stream_id": sid}),
                          again)
         self.assertEqual(self.stream_row(sid)["state"], "streaming")
-        tail = final(request("tail-0123456789abcdef"))
+        tail = self.final(request("tail-0123456789abcdef"))
         self.assertEqual(tail["state"], "rejected", tail)
         self.assertIn("reserved", tail["error"], tail)
+
+    def test_agent_checks_stream_arguments_strictly(self):
+        log = os.path.join(self.logdir, "strict.log")
+        append(log, ["a"])
+        good = {"stream_id": "strict-1", "path": log, "lines": 0, "follow": False,
+                "max_duration_ms": 60000}
+        for change, where in (({"lines": "5"}, "/args/lines"),
+                              ({"follow": "yes"}, "/args/follow"),
+                              ({"lines": -1}, "/args/lines"),
+                              ({"max_duration_ms": 10}, "/args/max_duration_ms"),
+                              ({"surprise": 1}, "/args/surprise"),
+                              ({"stream_id": 7}, "/args/stream_id")):
+            c = self.final(self.raw_command("logs.stream.start", dict(good, **change)))
+            self.assertEqual(c["state"], "rejected", (change, c))
+            self.assertIn(where, c["error"], (change, c))
+        c = self.final(self.raw_command("logs.stream.stop", {"stream_id": "x", "path": log}))
+        self.assertEqual(c["state"], "rejected", c)
+        self.assertIn("/args/path", c["error"], c)
+        # The same request, well formed, runs.
+        c = self.final(self.raw_command("logs.stream.start", good))
+        self.assertEqual(c["state"], "succeeded", c)
 
     def test_stream_nobody_watches_is_stopped(self):
         log = os.path.join(self.logdir, "unwatched.log")
