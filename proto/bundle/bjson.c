@@ -150,8 +150,12 @@ enum gf_err gf_bjson_time_format(int64_t us, char *out, size_t cap)
     if (gmtime_r(&secs, &tm) == NULL) {
         return GF_ERR_INVAL;
     }
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    /* gmtime_r's fields are in range (TIME_MAX_S keeps the year at four digits); the
+     * compiler cannot know it, hence the unsigned casts for its truncation check. */
+    snprintf(out, cap, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
+             (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
+             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u);
     return GF_OK;
 }
 

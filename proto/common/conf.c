@@ -94,7 +94,7 @@ enum gf_err gf_conf_split_hostport(const char *s, char *host, size_t hostcap, in
     const char *colon;
     const char *hs = s;
     size_t hl;
-    long p;
+    long p = 0;
 
     if (*s == '[') {
         const char *close = strchr(s, ']');

@@ -290,7 +290,7 @@ static enum gf_err windows_of(const json_t *windows, struct gf_rollout_spec *s, 
     {
         struct gf_rollout_window *x = &s->windows[i];
         const json_t *tz = json_object_get(w, "timezone");
-        long dur;
+        long dur = 0;
         snprintf(where, sizeof(where), "/windows/%zu", i);
         if ((err = only(w, keys, where, d)) != GF_OK) {
             goto fail;

@@ -260,8 +260,10 @@ static inline void t_rm_rf(const char *path)
     d = opendir(path);
     while (d != NULL && (e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-            t_rm_rf(sub);
+            int n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+            if (n > 0 && (size_t)n < sizeof(sub)) {
+                t_rm_rf(sub);
+            }
         }
     }
     if (d != NULL) {
