@@ -209,17 +209,21 @@ class RoleMatrixTest(gf.GfTestCase):
         self.assertStatus(own.delete(f"/tenants/{tid}/members/{a.user['id']}"), 204)
         self.assertNotIn(a.user["id"], self.members(tid))
 
-    def test_last_owner_cannot_be_removed(self):
+    def sole_owner_tenant(self):
+        """A fresh tenant whose only member is a new user o, its owner: (tenant, o)."""
         t = gf.make_tenant(self.admin)
-        tid = t["id"]
         o = self.srv.user()
-        gf.add_member(self.admin, tid, "owner", user_id=o.user["id"])
+        gf.add_member(self.admin, t["id"], "owner", user_id=o.user["id"])
         me = self.admin.user["id"]
-        members = self.members(tid)
-        if me in members:
+        if me in self.members(t["id"]):
             # The creating server admin is an owner too: step down, leaving o alone.
-            self.assertStatus(self.admin.delete(f"/tenants/{tid}/members/{me}"), 204)
-        self.assertEqual(self.members(tid), {o.user["id"]: "owner"})
+            self.assertStatus(self.admin.delete(f"/tenants/{t['id']}/members/{me}"), 204)
+        self.assertEqual(self.members(t["id"]), {o.user["id"]: "owner"})
+        return t, o
+
+    def test_last_owner_cannot_be_removed(self):
+        t, o = self.sole_owner_tenant()
+        tid = t["id"]
         r = o.delete(f"/tenants/{tid}/members/{o.user['id']}")
         self.assertProblem(r, 409)
         r = o.patch(f"/tenants/{tid}/members/{o.user['id']}", {"role": "admin"})
@@ -238,13 +242,8 @@ class RoleMatrixTest(gf.GfTestCase):
         self.assertEqual(self.members(tid), {p.user["id"]: "owner"})
 
     def test_last_owner_cannot_be_deleted_as_a_user(self):
-        t = gf.make_tenant(self.admin)
+        t, o = self.sole_owner_tenant()
         tid = t["id"]
-        o = self.srv.user()
-        gf.add_member(self.admin, tid, "owner", user_id=o.user["id"])
-        me = self.admin.user["id"]
-        if me in self.members(tid):
-            self.assertStatus(self.admin.delete(f"/tenants/{tid}/members/{me}"), 204)
         j = self.assertProblem(self.admin.delete(f"/users/{o.user['id']}"), 409)
         self.assertIn(t["slug"], j["detail"])
         self.assertEqual(self.admin.get(f"/users/{o.user['id']}").status, 200)
