@@ -192,8 +192,9 @@ static void on_publish_failed(void *ctx, MQTTAsync_failureData5 *r)
     }
 }
 
-static enum gf_err publish(struct gf_session *s, const char *topic, const char *payload,
-                           size_t len, int retain, int track)
+/* A QoS 1 publish whose outcome goes to ok / failed (context s); paho's return code. */
+static int send_qos1(struct gf_session *s, const char *topic, const char *payload, size_t len,
+                     int retain, MQTTAsync_onSuccess5 *ok, MQTTAsync_onFailure5 *failed)
 {
     MQTTAsync_message m = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -202,13 +203,20 @@ static enum gf_err publish(struct gf_session *s, const char *topic, const char *
     m.payloadlen = (int)len;
     m.qos = 1;
     m.retained = retain;
-    ro.onFailure5 = on_publish_failed;
+    ro.onSuccess5 = ok;
+    ro.onFailure5 = failed;
     ro.context = s;
+    return MQTTAsync_sendMessage(s->client, topic, &m, &ro);
+}
+
+static enum gf_err publish(struct gf_session *s, const char *topic, const char *payload,
+                           size_t len, int retain, int track)
+{
     if (track) {
-        ro.onSuccess5 = on_published;
         atomic_store(&s->sent_us, gf_time_mono_us());
     }
-    int rc = MQTTAsync_sendMessage(s->client, topic, &m, &ro);
+    int rc = send_qos1(s, topic, payload, len, retain, track ? on_published : NULL,
+                       on_publish_failed);
     if (rc != MQTTASYNC_SUCCESS) {
         gf_log_debug("publish not sent", "topic=%s rc=%d", topic, rc);
         return GF_ERR_UNAVAILABLE;
@@ -509,22 +517,14 @@ static void on_chunk_failed(void *ctx, MQTTAsync_failureData5 *r)
 enum gf_err gf_session_publish_chunk(struct gf_session *s, const char *stream, const char *payload,
                                      size_t len, unsigned max_inflight)
 {
-    MQTTAsync_message m = MQTTAsync_message_initializer;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     char topic[200];
 
     if (!atomic_load(&s->connected) || atomic_load(&s->chunks_inflight) >= (int)max_inflight) {
         return GF_ERR_UNAVAILABLE;
     }
     snprintf(topic, sizeof(topic), "%slogs/%s", s->root, stream);
-    m.payload = (void *)payload;
-    m.payloadlen = (int)len;
-    m.qos = 1;
-    ro.onSuccess5 = on_chunk_done;
-    ro.onFailure5 = on_chunk_failed;
-    ro.context = s;
     atomic_fetch_add(&s->chunks_inflight, 1);
-    int rc = MQTTAsync_sendMessage(s->client, topic, &m, &ro);
+    int rc = send_qos1(s, topic, payload, len, 0, on_chunk_done, on_chunk_failed);
     if (rc != MQTTASYNC_SUCCESS) {
         chunk_done(s);
         return GF_ERR_UNAVAILABLE;

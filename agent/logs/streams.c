@@ -433,6 +433,19 @@ static enum gf_err start_thread(struct gf_logs *ls)
     return rc == 0 ? GF_OK : GF_ERR_IO;
 }
 
+/* Free what gf_logs_new made (its thread not running, or joined). */
+static void release(struct gf_logs *ls)
+{
+    if (ls->wake[0] >= 0) {
+        close(ls->wake[0]);
+        close(ls->wake[1]);
+    }
+    gf_logs_allow_free(ls->allow);
+    gf_free(ls->journalctl);
+    pthread_mutex_destroy(&ls->mu);
+    gf_free(ls);
+}
+
 enum gf_err gf_logs_new(const struct gf_logs_opts *opts, struct gf_logs **out, struct gf_diag *diag)
 {
     struct gf_logs *ls = NULL;
@@ -473,14 +486,7 @@ enum gf_err gf_logs_new(const struct gf_logs_opts *opts, struct gf_logs **out, s
         err = start_thread(ls);
     }
     if (err != GF_OK) {
-        if (ls->wake[0] >= 0) {
-            close(ls->wake[0]);
-            close(ls->wake[1]);
-        }
-        gf_logs_allow_free(ls->allow);
-        gf_free(ls->journalctl);
-        pthread_mutex_destroy(&ls->mu);
-        gf_free(ls);
+        release(ls);
         return err;
     }
     *out = ls;
@@ -497,12 +503,7 @@ void gf_logs_free(struct gf_logs *ls)
     pthread_mutex_unlock(&ls->mu);
     wake(ls);
     pthread_join(ls->th, NULL);
-    close(ls->wake[0]);
-    close(ls->wake[1]);
-    gf_logs_allow_free(ls->allow);
-    gf_free(ls->journalctl);
-    pthread_mutex_destroy(&ls->mu);
-    gf_free(ls);
+    release(ls);
 }
 
 static int id_ok(const char id[64])

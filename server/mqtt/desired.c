@@ -42,7 +42,7 @@ struct batch {
     struct gf_mconn *used[GF_DESIRED_SESSIONS_MAX];
     unsigned epoch[GF_DESIRED_SESSIONS_MAX];
     unsigned nused;
-    int64_t t0, t_due, t_sent, t_acked;
+    int64_t t0, t_due, t_sent;
 };
 
 struct gf_desired {
@@ -126,16 +126,13 @@ static void finish(struct batch *b, atomic_ullong *published)
     int ok_session[GF_DESIRED_SESSIONS_MAX];
     enum gf_err err = GF_OK;
 
-    if (b->rows == NULL) {
-        return;
-    }
     /* A session that reconnected meanwhile lost its answers: its rows are retried. */
     for (unsigned k = 0; k < b->nused; k++) {
         long left = (long)((deadline - gf_time_mono_us()) / 1000);
         ok_session[k] = left > 0 && gf_mconn_flush(b->used[k], left) == GF_OK &&
                         gf_mconn_connects(b->used[k]) == b->epoch[k];
     }
-    b->t_acked = gf_time_mono_us();
+    int64_t t_acked = gf_time_mono_us();
     json_t *done = json_array(), *failed = json_array();
     for (int r = 0; r < b->n; r++) {
         unsigned k = b->slot[r];
@@ -172,9 +169,8 @@ static void finish(struct batch *b, atomic_ullong *published)
     gf_log_debug("desired published",
                  "rows=%d sessions=%u due_ms=%lld sent_ms=%lld acked_ms=%lld marked_ms=%lld", b->n,
                  b->nused, (long long)(b->t_due - b->t0) / 1000,
-                 (long long)(b->t_sent - b->t_due) / 1000,
-                 (long long)(b->t_acked - b->t_sent) / 1000,
-                 (long long)(gf_time_mono_us() - b->t_acked) / 1000);
+                 (long long)(b->t_sent - b->t_due) / 1000, (long long)(t_acked - b->t_sent) / 1000,
+                 (long long)(gf_time_mono_us() - t_acked) / 1000);
 }
 
 /* Publish b's messages, at most a window of them unacknowledged per session. A publish that

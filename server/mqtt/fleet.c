@@ -217,13 +217,14 @@ static void cluster_service(struct gf_fleet *f, struct cluster *c)
         }
         /* More of them (mqtt_publishers): each node always on the same one, by its id. */
         c->npub = (unsigned)f->app->cfg.mqtt_publishers;
-        c->npub = c->npub < 1 ? 1 : c->npub > GF_DESIRED_SESSIONS_MAX ? GF_DESIRED_SESSIONS_MAX
-                                                                      : c->npub;
+        c->npub = c->npub < 1                         ? 1
+                  : c->npub > GF_DESIRED_SESSIONS_MAX ? GF_DESIRED_SESSIONS_MAX
+                                                      : c->npub;
         for (unsigned k = 1; k < c->npub; k++) {
             snprintf(client_id, sizeof(client_id), "gfp%u-%s-%.8s", k, f->replica, c->id);
             if (gf_mconn_start(&po, &c->pub_more[k - 1]) != GF_OK) {
-                gf_log_warn("cannot start a desired-state session", "cluster=%s session=%u",
-                            c->id, k);
+                gf_log_warn("cannot start a desired-state session", "cluster=%s session=%u", c->id,
+                            k);
             }
         }
     }
@@ -361,8 +362,7 @@ static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clu
         c->desired_connects = connects;
     }
     /* Whole rollout waves at once: batch after batch while they are full. */
-    gf_desired_publish(f->desired, db, c->id, sessions, c->npub > 0 ? c->npub : 1,
-                       GF_DESIRED_ROUNDS);
+    gf_desired_publish(f->desired, db, c->id, sessions, c->npub, GF_DESIRED_ROUNDS);
 }
 
 /* ------------------------------------------------------------------ housekeeping */

@@ -28,7 +28,13 @@ def start(prefix):
     return fixtures
 
 
-def stop(fixtures):
+def stop(fixtures, sim=None, broker=None):
+    """End what start() and a benchmark started: the simulator (killed if still running), the
+    benchmark's own broker, then the harness's mosquitto and PostgreSQL."""
+    if sim is not None and sim.poll() is None:
+        sim.kill()
+    if broker is not None:
+        broker.stop()
     for svc in ("mqtt", "pg"):
         subprocess.run(["bash", os.path.join(HARNESS, svc + ".sh"), "stop",
                         os.path.join(fixtures, svc)], stdout=subprocess.DEVNULL)
@@ -253,6 +259,13 @@ def online_fleet(srv, broker, fixtures, n, sim_args=(), timeout=300):
             raise SystemExit("the simulated stations did not all come online")
         time.sleep(0.5)
     return admin, pid, ids, sim
+
+
+def keep_server_log(srv, name):
+    """With GF_BENCH_KEEP set, copy the server's log to /tmp/<name>_server.log."""
+    if os.environ.get("GF_BENCH_KEEP"):
+        import shutil
+        shutil.copy(srv.log_path, f"/tmp/{name}_server.log")
 
 
 def fleetsim_stats(sim):

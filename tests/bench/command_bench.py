@@ -271,14 +271,9 @@ def main():
                        "connected", "commands_received", "commands_answered",
                        "commands_duplicates", "commands_dropped", "write_drops", "lost")}}
             print(json.dumps(out, indent=2), flush=True)
-            if os.environ.get("GF_BENCH_KEEP"):
-                import shutil
-                shutil.copy(srv.log_path, "/tmp/command_bench_server.log")
+            benchenv.keep_server_log(srv, "command_bench")
     finally:
-        if sim is not None and sim.poll() is None:
-            sim.kill()
-        broker.stop()
-        benchenv.stop(fixtures)
+        benchenv.stop(fixtures, sim, broker)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 
@@ -149,13 +148,9 @@ def main():
                                    " FROM pg_stat_statements ORDER BY total_exec_time DESC"
                                    " LIMIT 25"):
                     print("# pg %9s ms %6s calls %7s rows  %s" % tuple(row))
-            if os.environ.get("GF_BENCH_KEEP"):
-                subprocess.run(["cp", srv.log_path, "/tmp/rollout_bench_server.log"])
+            benchenv.keep_server_log(srv, "rollout_bench")
     finally:
-        if sim is not None and sim.poll() is None:
-            sim.kill()
-        broker.stop()
-        benchenv.stop(fixtures)
+        benchenv.stop(fixtures, sim, broker)
 
 
 if __name__ == "__main__":

@@ -328,6 +328,23 @@ static inline int t_expect(const struct summary *s, size_t at, const char *prefi
     return 1;
 }
 
+/* gf_logs_new(o) with its chunks collected in c (o->publish and o->ud are set here); the
+ * test stops (exit 2) when that fails. */
+static inline struct gf_logs *t_logs_new(struct collect *c, struct gf_logs_opts *o)
+{
+    struct gf_logs *ls = NULL;
+    struct gf_diag d;
+
+    o->publish = collect_publish;
+    o->ud = c;
+    collect_init(c);
+    if (gf_logs_new(o, &ls, &d) != GF_OK) {
+        fprintf(stderr, "gf_logs_new: %s %s\n", d.where, d.msg);
+        exit(2);
+    }
+    return ls;
+}
+
 static inline struct gf_logs_req t_req(const char *id, const char *path, long past, int follow)
 {
     struct gf_logs_req r;

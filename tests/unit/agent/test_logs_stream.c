@@ -27,8 +27,6 @@ struct mk_opts {
 static struct gf_logs *mk(struct collect *c, const struct mk_opts *m)
 {
     struct gf_logs_opts o;
-    struct gf_logs *ls = NULL;
-    struct gf_diag d;
 
     memset(&o, 0, sizeof(o));
     o.files = m->files;
@@ -38,14 +36,7 @@ static struct gf_logs *mk(struct collect *c, const struct mk_opts *m)
     o.rate_bytes = m->rate_bytes > 0 ? m->rate_bytes : 4L * 1024 * 1024;
     o.streams_max = m->streams_max > 0 ? m->streams_max : 4;
     o.behind_max = m->behind_max;
-    o.publish = collect_publish;
-    o.ud = c;
-    collect_init(c);
-    if (gf_logs_new(&o, &ls, &d) != GF_OK) {
-        fprintf(stderr, "gf_logs_new: %s %s\n", d.where, d.msg);
-        exit(2);
-    }
-    return ls;
+    return t_logs_new(c, &o);
 }
 
 static void sub(char *p, size_t cap, const char *name)

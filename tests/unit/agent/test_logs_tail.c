@@ -15,8 +15,6 @@ static struct gf_logs *mk(struct collect *c)
 {
     char files[600];
     struct gf_logs_opts o;
-    struct gf_logs *ls = NULL;
-    struct gf_diag d;
 
     snprintf(files, sizeof(files), "%s/*.log", dir);
     memset(&o, 0, sizeof(o));
@@ -26,14 +24,7 @@ static struct gf_logs *mk(struct collect *c)
     o.streams_max = 8;
     o.flush_ms = 50;
     o.poll_ms = 20;
-    o.publish = collect_publish;
-    o.ud = c;
-    collect_init(c);
-    if (gf_logs_new(&o, &ls, &d) != GF_OK) {
-        fprintf(stderr, "gf_logs_new: %s %s\n", d.where, d.msg);
-        exit(2);
-    }
-    return ls;
+    return t_logs_new(c, &o);
 }
 
 static void path_of(char *p, size_t cap, const char *name)
