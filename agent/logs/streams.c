@@ -625,6 +625,11 @@ enum gf_err gf_logs_start(struct gf_logs *ls, const struct gf_logs_req *req, str
         pthread_mutex_lock(&ls->mu);
         err = admit(ls, req->stream_id, diag); /* again: another start may have raced */
         if (err == GF_OK) {
+            /* Logged before the stream is published: from then on the thread owns s and
+             * may finish and free it before this function goes on. */
+            gf_log_info("log stream started", "stream=%s source=%.200s past=%ld follow=%d",
+                        s->id, s->journal ? req->unit : s->tail.path, req->past_lines,
+                        s->follow);
             ls->s[ls->n++] = s;
             ls->st.running = ls->n;
             ls->st.started++;
@@ -635,8 +640,6 @@ enum gf_err gf_logs_start(struct gf_logs *ls, const struct gf_logs_req *req, str
         stream_free(s);
         return err;
     }
-    gf_log_info("log stream started", "stream=%s source=%.200s past=%ld follow=%d", s->id,
-                s->journal ? req->unit : s->tail.path, req->past_lines, s->follow);
     wake(ls);
     return GF_OK;
 }

@@ -382,7 +382,9 @@ static size_t lines_now(struct collect *c, const char *id)
     return n;
 }
 
-/* Lines per second of stream id between 0.5 s and 2 s after its start. */
+/* Lines per second of stream id between 0.5 s and 2 s after its start. The callers check the
+ * limit strictly from above (never faster) and loosely from below (not stalled): on a loaded
+ * machine the logs thread may get less than its share of the CPU, never more. */
 static double measure(struct gf_logs *ls, struct collect *c, const char *path, const char *id)
 {
     struct gf_logs_req r = t_req(id, path, 5000, 0);
@@ -414,7 +416,7 @@ static void test_rate(void)
     ls = mk(&c, &m);
     rate = measure(ls, &c, p, "rl");
     printf("rate limit 1000 lines/s: measured %.0f lines/s\n", rate);
-    CHECK(rate >= 800 && rate <= 1250);
+    CHECK(rate >= 500 && rate <= 1250);
     gf_logs_free(ls);
     collect_free(&c);
 
@@ -430,7 +432,7 @@ static void test_rate(void)
     ls = mk(&c, &m);
     rate = measure(ls, &c, p, "rb");
     printf("rate limit 20000 bytes/s (98-byte lines): measured %.0f lines/s\n", rate);
-    CHECK(rate >= 160 && rate <= 250);
+    CHECK(rate >= 100 && rate <= 250);
     gf_logs_free(ls);
     collect_free(&c);
 }
