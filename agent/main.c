@@ -243,14 +243,12 @@ static void on_command(void *ud, const void *payload, size_t len, long expiry_ms
     gf_remote_request(a->remote, payload, len, expiry_ms);
 }
 
+/* On a runner thread: a->session is the main thread's, so remote.c wakes the loop. */
 static void on_restart(void *ud)
 {
     struct agent *a = ud;
 
     atomic_store(&a->restart, 1);
-    if (a->session != NULL) {
-        gf_session_wake(a->session);
-    }
 }
 
 /* What a command's built-in waits for from the main thread (remote.h). */
@@ -495,9 +493,19 @@ int main(int argc, char **argv)
                 a.cfg.health_interval);
     rc = run(&a);
 out:
-    gf_remote_free(a.remote); /* before the session: its threads publish on it */
+    /* paho's threads call into remote and bundler (on_command, on_desired) and their threads
+     * publish on the session: so detach the session from them first (each returns once no
+     * publish on it is in progress), then free it. MQTTAsync_destroy takes the lock paho
+     * holds while it runs a callback and unregisters the client, so a callback in progress
+     * ends first and none comes after, connect in flight or not. Then stop remote and bundler. */
+    if (a.session != NULL) {
+        gf_bundler_session(a.bundler, NULL);
+        gf_remote_session(a.remote, NULL);
+        gf_session_free(a.session);
+        a.session = NULL;
+    }
+    gf_remote_free(a.remote);
     gf_bundler_stop(a.bundler);
-    gf_session_free(a.session);
     gf_spool_close(a.spool);
     json_decref(a.last_sample);
     gf_collect_free_all(a.states);

@@ -69,6 +69,7 @@ struct gf_remote {
     pthread_mutex_t mu; /* everything below */
     pthread_cond_t cv;
     struct gf_session *session;
+    int users; /* threads publishing on session right now (session_hold) */
     enum gf_remote_want want;
     int answered;
     json_t *answer;
@@ -78,12 +79,33 @@ struct gf_remote {
     int closing; /* gf_remote_free: built-ins waiting for the main thread give up */
 };
 
-static struct gf_session *session_of(struct gf_remote *r)
+/* The session to publish on, or NULL; non-NULL must be given back with session_release.
+ *
+ * A publish goes through paho, which takes its own lock (mqttasync_mutex) and calls back
+ * (on_message -> gf_remote_request -> publish_result) while holding that lock, so r->mu
+ * must never be held across a publish: that would be a lock-order inversion. Instead each
+ * publisher counts itself in r->users, and gf_remote_session waits for the count to drop to
+ * zero before it returns, so the session it replaced can be freed. This cannot deadlock:
+ * between hold and release a thread takes no lock of ours but the session's leaf locks, and
+ * never waits for the thread in gf_remote_session, which holds no lock while it waits. */
+static struct gf_session *session_hold(struct gf_remote *r)
 {
     pthread_mutex_lock(&r->mu);
     struct gf_session *s = r->session;
+    if (s != NULL) {
+        r->users++;
+    }
     pthread_mutex_unlock(&r->mu);
     return s;
+}
+
+static void session_release(struct gf_remote *r)
+{
+    pthread_mutex_lock(&r->mu);
+    if (--r->users == 0) {
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 static void keep_pending(struct gf_remote *r, const char *id, const char *json, size_t len)
@@ -113,31 +135,55 @@ static void keep_pending(struct gf_remote *r, const char *id, const char *json, 
 static enum gf_err publish_result(void *ud, const char *id, const char *json, size_t len)
 {
     struct gf_remote *r = ud;
-    struct gf_session *s = session_of(r);
+    struct gf_session *s = session_hold(r);
+    int sent = s != NULL && gf_session_publish_result(s, id ? id : "", json, len) == GF_OK;
 
-    if (s != NULL && gf_session_publish_result(s, id ? id : "", json, len) == GF_OK) {
-        return GF_OK;
+    if (s != NULL) {
+        session_release(r);
     }
-    keep_pending(r, id, json, len);
+    if (!sent) {
+        keep_pending(r, id, json, len);
+    }
     return GF_OK;
 }
 
+/* Send the kept results, oldest first, one at a time and without r->mu (session_hold). One
+ * that fails goes back to the front; if the queue filled up meanwhile it is the oldest, so
+ * it is the one dropped. */
 static void flush_pending(struct gf_remote *r)
 {
-    struct gf_session *s;
+    struct gf_session *s = session_hold(r);
+    struct pending p;
 
-    pthread_mutex_lock(&r->mu);
-    s = r->session;
-    size_t sent = 0;
-    while (s != NULL && sent < r->npend &&
-           gf_session_publish_result(s, r->pend[sent].id, r->pend[sent].json,
-                                     r->pend[sent].len) == GF_OK) {
-        gf_free(r->pend[sent].json);
-        sent++;
+    while (s != NULL) {
+        pthread_mutex_lock(&r->mu);
+        if (r->npend == 0) {
+            pthread_mutex_unlock(&r->mu);
+            break;
+        }
+        p = r->pend[0];
+        memmove(&r->pend[0], &r->pend[1], sizeof(r->pend[0]) * (r->npend - 1));
+        r->npend--;
+        pthread_mutex_unlock(&r->mu);
+        if (gf_session_publish_result(s, p.id, p.json, p.len) == GF_OK) {
+            gf_free(p.json);
+            continue;
+        }
+        pthread_mutex_lock(&r->mu);
+        if (r->npend == GF_REMOTE_PENDING_MAX) {
+            gf_log_warn("command result dropped: too many unsent", "id=%s", p.id);
+            gf_free(p.json);
+        } else {
+            memmove(&r->pend[1], &r->pend[0], sizeof(r->pend[0]) * r->npend);
+            r->pend[0] = p;
+            r->npend++;
+        }
+        pthread_mutex_unlock(&r->mu);
+        break;
     }
-    memmove(&r->pend[0], &r->pend[sent], sizeof(r->pend[0]) * (r->npend - sent));
-    r->npend -= sent;
-    pthread_mutex_unlock(&r->mu);
+    if (s != NULL) {
+        session_release(r);
+    }
 }
 
 /* Ask the main thread for what, and wait for its answer (one request at a time). */
@@ -159,12 +205,9 @@ static enum gf_err ask_main(struct gf_remote *r, enum gf_remote_want what, json_
     if (err == GF_OK) {
         r->want = what;
         r->answered = 0;
-        struct gf_session *s = r->session;
-        pthread_mutex_unlock(&r->mu);
-        if (s != NULL) {
-            gf_session_wake(s);
+        if (r->session != NULL) {
+            gf_session_wake(r->session); /* under r->mu: it takes only s->mu, a leaf lock */
         }
-        pthread_mutex_lock(&r->mu);
         while (!r->answered && err == GF_OK) {
             if (r->closing) {
                 err = GF_ERR_UNAVAILABLE;
@@ -272,6 +315,8 @@ out:
     return err;
 }
 
+/* agent.restart: the agent's hook sets its flag, then the main loop is woken here, under
+ * r->mu, so that the session cannot be freed meanwhile (re-enrollment swaps it). */
 static void restart(void *ud)
 {
     struct gf_remote *r = ud;
@@ -279,6 +324,11 @@ static void restart(void *ud)
     if (r->restart != NULL) {
         r->restart(r->restart_ud);
     }
+    pthread_mutex_lock(&r->mu);
+    if (r->session != NULL) {
+        gf_session_wake(r->session);
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* A chunk of a logs.tail stream: its lines into the waiting command (under r->mu). */
@@ -324,10 +374,13 @@ static enum gf_err publish_chunk(void *ud, const char *stream, const char *json,
         pthread_mutex_unlock(&r->mu);
         return GF_OK; /* kept here, never published */
     }
-    struct gf_session *s = session_of(ud);
-
-    return s ? gf_session_publish_chunk(s, stream, json, len, GF_REMOTE_CHUNKS_INFLIGHT)
-             : GF_ERR_UNAVAILABLE;
+    struct gf_session *s = session_hold(r);
+    if (s == NULL) {
+        return GF_ERR_UNAVAILABLE;
+    }
+    enum gf_err err = gf_session_publish_chunk(s, stream, json, len, GF_REMOTE_CHUNKS_INFLIGHT);
+    session_release(r);
+    return err;
 }
 
 /* Publish a final result for a log-stream request. */
@@ -477,6 +530,9 @@ void gf_remote_session(struct gf_remote *r, struct gf_session *s)
 {
     pthread_mutex_lock(&r->mu);
     r->session = s;
+    while (r->users > 0) { /* publishes still on the old session (session_hold) */
+        pthread_cond_wait(&r->cv, &r->mu);
+    }
     pthread_mutex_unlock(&r->mu);
 }
 

@@ -26,12 +26,16 @@ struct gf_remote;
 enum gf_remote_want { GF_REMOTE_NONE, GF_REMOTE_SAMPLE, GF_REMOTE_BIRTH };
 
 /* Load the allowlists and start the runner and the log streams thread. restart is called
- * (on a runner thread) after agent.restart recorded and published its result. */
+ * (on a runner thread) after agent.restart recorded and published its result; the main
+ * loop is woken right after it returns. */
 enum gf_err gf_remote_new(const struct gf_agent_config *cfg, struct gf_bundler *bundler,
                           void (*restart)(void *ud), void *ud, struct gf_remote **out,
                           struct gf_diag *diag);
 
-/* The session to publish results and chunks on (NULL while re-enrolling). */
+/* The session to publish results and chunks on (NULL while re-enrolling); borrowed until it
+ * is replaced. Returns once no thread publishes on the session it replaced, which may then
+ * be freed. Main thread only; the main loop is woken on s (gf_session_wake) for built-ins
+ * and agent.restart. */
 void gf_remote_session(struct gf_remote *r, struct gf_session *s);
 
 /* A `cmd/req` payload (the session's callback, on a paho thread). */

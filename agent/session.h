@@ -56,6 +56,10 @@ struct gf_session_opts {
 };
 
 enum gf_err gf_session_new(const struct gf_session_opts *o, struct gf_session **out);
+
+/* Destroy the paho client, then free. A callback already running ends first and none runs
+ * after it returns (MQTTAsync_destroy takes the lock paho runs callbacks under), also with a
+ * connect in flight. Not from a callback. NULL is fine. */
 void gf_session_free(struct gf_session *s);
 
 /* Start one connection attempt (returns at once). */
