@@ -31,6 +31,9 @@
 /* Unacknowledged desired publishes per session at most; also at most half the broker's
  * Receive Maximum (the rest is for commands on the same session). */
 #define GF_DESIRED_WINDOW 256
+/* A full batch means a backlog for this long at most: a stalled broker or a dropped session
+ * (no further batch taken) does not keep the ingest waiting. */
+#define GF_DESIRED_BACKLOG_MS 1000
 
 struct batch {
     struct gf_dbconn *db;
@@ -48,6 +51,7 @@ struct batch {
 struct gf_desired {
     int batch;
     struct batch b;
+    atomic_llong backlog_us; /* when the last batch, if full, was taken; 0: not full */
     atomic_ullong published, batches;
 };
 
@@ -64,6 +68,13 @@ void gf_desired_stats(struct gf_desired *d, struct gf_desired_stats *out)
 {
     out->published = atomic_load(&d->published);
     out->batches = atomic_load(&d->batches);
+}
+
+int gf_desired_backlog(struct gf_desired *d)
+{
+    long long t = atomic_load(&d->backlog_us);
+
+    return t != 0 && gf_time_mono_us() - t < GF_DESIRED_BACKLOG_MS * 1000LL;
 }
 
 void gf_desired_free(struct gf_desired *d)
@@ -216,8 +227,10 @@ long gf_desired_publish(struct gf_desired *d, struct gf_dbconn *db, const char *
     b->db = db;
     for (int i = 0; i < rounds; i++) {
         if (take(b, cluster_id, d->batch) != GF_OK || b->n == 0) {
+            atomic_store(&d->backlog_us, 0);
             break;
         }
+        atomic_store(&d->backlog_us, b->n >= d->batch ? b->t0 : 0);
         due += b->n;
         atomic_fetch_add(&d->batches, 1);
         send_batch(b, sessions, nsess);

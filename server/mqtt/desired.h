@@ -29,6 +29,11 @@ void gf_desired_free(struct gf_desired *d);
 long gf_desired_publish(struct gf_desired *d, struct gf_dbconn *db, const char *cluster_id,
                         struct gf_mconn *const *sessions, unsigned nsess, int rounds);
 
+/* 1 while the outbox works through a backlog: its last batch was full (more messages were
+ * due) and was taken less than a second ago. Read from any thread; the ingest gives way
+ * meanwhile (fleet.c). */
+int gf_desired_backlog(struct gf_desired *d);
+
 /* Counters since the start (read from any thread). */
 struct gf_desired_stats {
     unsigned long long published; /* messages the broker acknowledged */

@@ -519,6 +519,12 @@ static void replica_id(struct gf_fleet *f)
     gf_buf_free(&b);
 }
 
+/* The ingest's hold (ingest.h): notifications first while the outbox has a backlog. */
+static int outbox_backlog(void *desired)
+{
+    return gf_desired_backlog(desired);
+}
+
 enum gf_err gf_fleet_start(struct gf_app *app, struct gf_fleet **out)
 {
     struct gf_fleet *f = gf_calloc(1, sizeof(*f));
@@ -536,10 +542,12 @@ enum gf_err gf_fleet_start(struct gf_app *app, struct gf_fleet **out)
     io.queue_bytes = (size_t)app->cfg.ingest_queue_bytes;
     io.batch_max = (size_t)app->cfg.ingest_batch;
     io.retention_days = (int)app->cfg.health_retention_days;
+    io.hold = outbox_backlog;
     if ((err = gf_desired_new((int)app->cfg.desired_batch, &f->desired)) != GF_OK) {
         gf_free(f);
         return err;
     }
+    io.hold_arg = f->desired;
     if ((err = gf_ingest_start(app, &io, &f->ingest)) != GF_OK) {
         gf_desired_free(f->desired);
         gf_free(f);

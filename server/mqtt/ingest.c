@@ -6,10 +6,11 @@
  * transaction: lock the batch's accepted node rows in id order (two replicas never
  * deadlock and never both pass the de-duplication check), presence events in arrival order
  * (gf_node_seen: the session-number rule), births, one statement for all health records,
- * one for last-seen. After COMMIT it publishes an ack per (node, boot). A database failure
- * keeps the batch and retries it with backoff, so nothing taken off the broker is lost
- * while the server lives; if the server dies instead, the agents resend what was not
- * acknowledged.
+ * one for last-seen. After COMMIT it publishes an ack per (node, boot). While the desired
+ * outbox has a backlog, writers give way to it for a while (give_way, ingest.h). A
+ * database failure keeps the batch and retries it with backoff, so nothing taken off the
+ * broker is lost while the server lives; if the server dies instead, the agents resend
+ * what was not acknowledged.
  */
 #define GF_LOG_MODULE "ingest"
 
@@ -40,6 +41,7 @@
 #define GF_INGEST_WRITERS_MAX 16
 #define GF_INGEST_FUTURE_US (24LL * 3600 * 1000000) /* later than this: clock skew */
 #define GF_INGEST_BATCH_BYTES (512u * 1024u)         /* payload bytes per transaction */
+#define GF_INGEST_HOLD_STEP_MS 2                     /* give_way's polling step */
 
 enum kind { K_STATE, K_BIRTH, K_HEALTH, K_BUNDLE, K_CMDRES, K_LOGS };
 
@@ -79,7 +81,7 @@ struct gf_ingest {
     atomic_llong last_db_error_us;
     atomic_ullong received, stored, duplicates, acks, ack_failures, batches, db_errors, full;
     atomic_ullong dropped[D__COUNT];
-    atomic_ullong commit_us_total;
+    atomic_ullong commit_us_total, held_us;
 };
 
 static void count_drop(struct gf_ingest *ing, enum drop_reason r)
@@ -820,6 +822,38 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Wait for the lane's first message, then give way while o.hold says so (ingest.h): at
+ * most GF_INGEST_HOLD_MS, and not once the lane is half full or stopping. The batch taken
+ * afterwards is larger, so the wait costs the database less than it saves the
+ * notifications. */
+static void give_way(struct gf_ingest *ing, struct lane *ln)
+{
+    int64_t t0, until;
+    int held = 0;
+
+    pthread_mutex_lock(&ln->mu);
+    while (ln->head == NULL && !ln->stopping) {
+        pthread_cond_wait(&ln->cv, &ln->mu);
+    }
+    pthread_mutex_unlock(&ln->mu);
+    t0 = gf_time_mono_us();
+    until = t0 + GF_INGEST_HOLD_MS * 1000LL;
+    while (ing->o.hold != NULL && ing->o.hold(ing->o.hold_arg) && gf_time_mono_us() < until) {
+        pthread_mutex_lock(&ln->mu);
+        int go = ln->stopping || ln->depth >= ing->o.queue_max / (size_t)ing->nlanes / 2 ||
+                 ln->bytes >= ing->o.queue_bytes / (size_t)ing->nlanes / 2;
+        pthread_mutex_unlock(&ln->mu);
+        if (go) {
+            break;
+        }
+        sleep_ms(GF_INGEST_HOLD_STEP_MS);
+        held = 1;
+    }
+    if (held) {
+        atomic_fetch_add(&ing->held_us, (unsigned long long)(gf_time_mono_us() - t0));
+    }
+}
+
 static void *writer(void *arg)
 {
     struct lane *lane = arg;
@@ -832,6 +866,7 @@ static void *writer(void *arg)
     }
     for (;;) {
         size_t n;
+        give_way(ing, lane);
         struct item *list = take(lane, ing->o.batch_max, &n);
         struct batch b;
         long backoff = 100;
@@ -868,6 +903,8 @@ static void *writer(void *arg)
             if (err == GF_OK) {
                 atomic_fetch_add(&ing->commit_us_total, (unsigned long long)(gf_time_mono_us() - t0));
                 atomic_fetch_add(&ing->batches, 1);
+                gf_log_debug("batch committed", "messages=%zu ms=%lld", n,
+                             (long long)(gf_time_mono_us() - t0) / 1000);
                 send_acks(ing, &b, items, acks);
                 PQclear(acks);
                 break;
@@ -994,16 +1031,21 @@ enum gf_err gf_ingest_metrics(struct gf_ingest *ing, struct gf_buf *o)
         "# TYPE gf_ingest_db_errors_total counter\ngf_ingest_db_errors_total %llu\n"
         "# HELP gf_ingest_queue_full_total Health messages dropped unacknowledged (queue full).\n"
         "# TYPE gf_ingest_queue_full_total counter\ngf_ingest_queue_full_total %llu\n"
+        "# HELP gf_ingest_held_seconds_total Time writers gave way to the desired outbox (sum).\n"
+        "# TYPE gf_ingest_held_seconds_total counter\ngf_ingest_held_seconds_total %.3f\n"
         "# HELP gf_ingest_queue_depth Messages waiting for a writer.\n"
         "# TYPE gf_ingest_queue_depth gauge\ngf_ingest_queue_depth %zu\n"
         "# HELP gf_mqtt_dropped_total Agent messages or records dropped, by reason.\n"
         "# TYPE gf_mqtt_dropped_total counter\n",
-        (unsigned long long)atomic_load(&ing->received), (unsigned long long)atomic_load(&ing->stored),
-        (unsigned long long)atomic_load(&ing->duplicates), (unsigned long long)atomic_load(&ing->acks),
+        (unsigned long long)atomic_load(&ing->received),
+        (unsigned long long)atomic_load(&ing->stored),
+        (unsigned long long)atomic_load(&ing->duplicates),
+        (unsigned long long)atomic_load(&ing->acks),
         (unsigned long long)atomic_load(&ing->ack_failures),
         (unsigned long long)atomic_load(&ing->batches),
         (double)atomic_load(&ing->commit_us_total) / 1e6,
-        (unsigned long long)atomic_load(&ing->db_errors), (unsigned long long)atomic_load(&ing->full),
+        (unsigned long long)atomic_load(&ing->db_errors),
+        (unsigned long long)atomic_load(&ing->full), (double)atomic_load(&ing->held_us) / 1e6,
         depth);
     for (int r = 0; err == GF_OK && r < D__COUNT; r++) {
         err = gf_buf_printf(o, "gf_mqtt_dropped_total{reason=\"%s\"} %llu\n", drop_names[r],

@@ -30,7 +30,15 @@ struct gf_ingest_opts {
     size_t queue_bytes;   /* payload bytes held in memory */
     size_t batch_max;     /* messages per transaction */
     int retention_days;   /* records older than this are acknowledged but not stored */
+    /* Optional (NULL: never). While hold(hold_arg) returns 1 the writers give way: each
+     * leaves its queue alone for up to GF_INGEST_HOLD_MS at a time, or until the queue is
+     * half full. The fleet holds them while the desired outbox works through a backlog, so
+     * a rollout's notifications are not slowed by the statuses they bring back. */
+    int (*hold)(void *hold_arg);
+    void *hold_arg;
 };
+
+#define GF_INGEST_HOLD_MS 2000
 
 enum gf_err gf_ingest_start(struct gf_app *app, const struct gf_ingest_opts *opts,
                             struct gf_ingest **out);

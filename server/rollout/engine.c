@@ -113,9 +113,15 @@ static int step_all(struct gf_rollout_engine *e)
     if (gf_db_exec(db, &gf_q_rollout_active, NULL, &ids) == GF_OK) {
         for (int r = 0; r < PQntuples(ids) && !atomic_load(&e->stopping); r++) {
             long notified = 0;
+            int64_t t0 = gf_time_mono_us();
             if (gf_rollout_step(db, e->app->master_key, PQgetvalue(ids, r, 0), &notified) !=
                 GF_OK) {
                 atomic_fetch_add(&e->errors, 1);
+            }
+            if (notified > 0) {
+                gf_log_debug("rollout step", "rollout=%s notified=%ld ms=%lld",
+                             PQgetvalue(ids, r, 0), notified,
+                             (long long)(gf_time_mono_us() - t0) / 1000);
             }
             atomic_fetch_add(&e->steps, 1);
             total += notified;

@@ -136,6 +136,9 @@ static enum gf_err counts(struct ctx *c)
         }
     }
     PQclear(res);
+    if (c->s.rate_per_min <= 0) {
+        return GF_OK; /* no rate limit: nothing to count (a scan of every target) */
+    }
     if ((err = gf_db_exec(c->db, &gf_q_rollout_rate, p, &res)) != GF_OK) {
         return err;
     }

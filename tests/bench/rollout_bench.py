@@ -129,6 +129,8 @@ def main():
                 "desired_received": stats["desired_received"],
                 "desired_duplicates": stats["desired_duplicates"],
                 "server_rss_mb": round(benchenv.proc_status(srv.proc.pid, "VmHWM") / 2**20, 1),
+                # how long the ingest writers gave way to the desired outbox (ingest.h)
+                "ingest_held_s": srv.metric("gf_ingest_held_seconds_total"),
                 "templated": args.templated,
                 "cpu_s": cpu,
                 "per_wave": waves,

@@ -555,10 +555,13 @@ class Server:
         return self.pg.scalar(query, self.db)
 
     def metric(self, name):
-        """The value of an unlabelled counter or gauge on GET /metrics (None if absent)."""
+        """The value of an unlabelled counter or gauge on GET /metrics: an int, a float when
+        it has a fraction (seconds), None if absent."""
         text = self.client().request("GET", "/metrics").text
-        m = re.search(rf"^{re.escape(name)} (\d+)$", text, re.M)
-        return int(m.group(1)) if m else None
+        m = re.search(rf"^{re.escape(name)} (\d+)(\.\d+)?$", text, re.M)
+        if m is None:
+            return None
+        return float(m.group(1) + m.group(2)) if m.group(2) else int(m.group(1))
 
     def client(self, **kw):
         return Client(self.base_url, **kw)

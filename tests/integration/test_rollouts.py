@@ -119,6 +119,7 @@ class RolloutTest(gf_fleet.FleetCase):
         ids = self.group("batches", 20)
         batches = self.srv.metric("gf_desired_batches_total")
         published = self.srv.metric("gf_desired_published_total")
+        held = self.srv.metric("gf_ingest_held_seconds_total")
         r = self.create({"target": {"selector": "group=batches"}, "waves": [{"percent": 100}]})
         done = self.wait_rollout(r["id"], lambda x: x["state"] == "succeeded", "succeeded")
         self.assertEqual(done["counts"], {"applied": 20})
@@ -126,6 +127,9 @@ class RolloutTest(gf_fleet.FleetCase):
         # theirs); each node's message published and received once.
         self.assertGreaterEqual(self.srv.metric("gf_desired_batches_total") - batches, 7)
         self.assertGreaterEqual(self.srv.metric("gf_desired_published_total") - published, 20)
+        # The statuses came back while the outbox still had full batches to send: the ingest
+        # gave way to it for a while (ingest.h) and committed every one of them all the same.
+        self.assertGreater(self.srv.metric("gf_ingest_held_seconds_total"), held)
         for i in ids:
             live = [e for e in self.sim.events("desired", i) if not e.get("retained")]
             self.assertEqual(len(live), 1, (i, live))
