@@ -31,6 +31,7 @@ struct gf_mconn {
     char *subs[GF_MCONN_SUBS];
     atomic_int connected;
     atomic_uint connects; /* successful connects so far */
+    atomic_int stopped;   /* gf_mconn_disconnect: no resubscribing on a late connect */
     /* Publishes sent and completed (PUBACK or refusal): gf_mconn_window keeps the number in
      * flight under the broker's Receive Maximum, past which paho parks the rest until its
      * send thread wakes up by itself, up to a second later. */
@@ -131,7 +132,7 @@ static void on_connected(void *ctx, char *cause)
     atomic_store(&c->connected, 1);
     atomic_fetch_add(&c->connects, 1);
     gf_log_info("connected", "conn=%s url=%s", c->label, c->url);
-    if (c->o.nsubs == 0) {
+    if (c->o.nsubs == 0 || atomic_load(&c->stopped)) {
         return;
     }
     ro.onSuccess5 = on_subscribed;
@@ -426,7 +427,7 @@ void gf_mconn_disconnect(struct gf_mconn *c)
         return;
     }
     atomic_store(&c->connected, 0);
-    c->o.nsubs = 0; /* no resubscribing */
+    atomic_store(&c->stopped, 1); /* no resubscribing (o.nsubs is read by paho's thread) */
     MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
     d.timeout = 2000;
     if (MQTTAsync_disconnect(c->client, &d) == MQTTASYNC_SUCCESS) {
