@@ -47,6 +47,7 @@ struct gf_server_config {
     long ingest_queue_bytes;
     char *mqtt_ca_file;
     long mqtt_session_expiry;
+    long replica_stale_s;
     long fleet_interval_ms;
     long mqtt_publishers;
     long desired_batch;

@@ -109,6 +109,7 @@ static void on_subscribed(void *ctx, MQTTAsync_successData5 *resp)
         gf_log_error("subscription refused", "conn=%s filter=%s reason=%d", c->label, c->subs[0],
                      resp->reasonCode);
     }
+    gf_log_debug("subscribed", "conn=%s filters=%zu", c->label, c->o.nsubs);
 }
 
 static void on_subscribe_failed(void *ctx, MQTTAsync_failureData5 *resp)
@@ -245,7 +246,7 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     cn.cleanstart = opts->clean_start;
     cn.username = c->username;
     cn.password = c->password;
-    cn.automaticReconnect = 1;
+    cn.automaticReconnect = !opts->no_reconnect;
     cn.minRetryInterval = 1;
     cn.maxRetryInterval = 30;
     cn.onSuccess5 = on_connect_ok;
@@ -419,6 +420,25 @@ static enum gf_err send_message(struct gf_mconn *c, const char *topic, const voi
         *token = ro.token;
     }
     return GF_OK;
+}
+
+enum gf_err gf_mconn_unsubscribe(struct gf_mconn *c, const char *const *filters, size_t n)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    char *f[GF_MCONN_SUBS];
+
+    if (n == 0 || n > GF_MCONN_SUBS) {
+        return n == 0 ? GF_OK : GF_ERR_INVAL;
+    }
+    if (!atomic_load(&c->connected)) {
+        return GF_ERR_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        f[i] = (char *)filters[i]; /* paho copies them; its prototype is not const */
+    }
+    return MQTTAsync_unsubscribeMany(c->client, (int)n, f, &ro) == MQTTASYNC_SUCCESS
+               ? GF_OK
+               : GF_ERR_UNAVAILABLE;
 }
 
 void gf_mconn_disconnect(struct gf_mconn *c)

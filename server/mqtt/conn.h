@@ -36,6 +36,7 @@ struct gf_mconn_opts {
     gf_mconn_msg_fn on_msg;
     void *ud;
     const char *label;      /* for log lines, e.g. "ingest" */
+    int no_reconnect;       /* 1: one connection only (a session taken over, takeover.c) */
 };
 
 /* Create and start connecting (returns at once). GF_ERR_CONFIG for a bad URL, GF_ERR_NOMEM. */
@@ -87,6 +88,10 @@ enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms);
  * GF_OK when the broker acknowledged it, GF_ERR_PERM when it refused it (or no answer is
  * known). Valid until 65,535 more publishes reuse the token. */
 enum gf_err gf_mconn_outcome(struct gf_mconn *c, int token);
+
+/* Unsubscribe from filters[0..n-1] (n <= GF_MCONN_SUBS; returns once sent; the broker's
+ * answer is not waited for). GF_ERR_UNAVAILABLE when not connected. */
+enum gf_err gf_mconn_unsubscribe(struct gf_mconn *c, const char *const *filters, size_t n);
 
 /* Disconnect (waiting up to 2 s for in-flight messages) and stop reconnecting; the handle
  * stays valid (publish answers GF_ERR_UNAVAILABLE), so work that still refers to it can

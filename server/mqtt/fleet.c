@@ -3,9 +3,10 @@
  * fleet.c - the fleet thread (see fleet.h). Each loop: reload the cluster list when it
  * changed (by id and version), start or stop sessions, provision due broker accounts,
  * publish due commands and desired messages; every second the overdue detector (its
- * thresholds are whole seconds; it reads every online node) and the command and log stream
- * sweep; every hour the maintenance (health partitions, telemetry cursors, old log chunks,
- * expired sessions, idempotency keys and login-failure windows).
+ * thresholds are whole seconds; it reads every online node), the command and log stream
+ * sweep and the replica heartbeat (with the takeover of a gone replica's sessions,
+ * takeover.c); every hour the maintenance (health partitions, telemetry cursors, old log
+ * chunks, expired sessions, idempotency keys and login-failure windows).
  *
  * A cluster's sessions: the admin session (broker.h) provisions the server's own service
  * account first; only then does the ingest session connect with it (client id stable per
@@ -34,6 +35,7 @@
 #include "ids.h"
 #include "ingest.h"
 #include "log.h"
+#include "takeover.h"
 #include "timefmt.h"
 
 #include <jansson.h>
@@ -80,7 +82,8 @@ struct gf_fleet {
     char replica[20];
     struct cluster *clusters; /* alive and stopped ones */
     int64_t next_maintenance_us;
-    struct gf_desired *desired; /* the desired outbox (desired.c) */
+    struct gf_desired *desired;   /* the desired outbox (desired.c) */
+    struct gf_takeover *takeover; /* sessions of replicas that are gone (takeover.c) */
     atomic_ullong overdue, provisioned, provision_errors;
 };
 
@@ -160,53 +163,65 @@ static void cluster_start(struct gf_fleet *f, PGresult *res, int row)
     gf_log_info("cluster started", "cluster=%s kind=%s url=%s", c->id, c->kind, c->url);
 }
 
+/* The strings of an ingest session's options (ingest_opts). */
+struct ingest_strings {
+    char client_id[64], password[48], subs[6][96];
+};
+
+/* The options of replica's ingest session with cluster c (the service account; the
+ * shared subscriptions of every agent message the server takes). */
+static void ingest_opts(struct gf_fleet *f, const struct cluster *c, const char *replica,
+                        struct ingest_strings *s, struct gf_mconn_opts *o)
+{
+    static const char *const suffixes[6] = {"state",         "birth",   "health",
+                                            "bundle/status", "cmd/res", "logs/+"};
+
+    memset(o, 0, sizeof(*o));
+    gf_secret_derive(f->app->master_key, "broker-service", c->id, 1, s->password,
+                     sizeof(s->password));
+    snprintf(s->client_id, sizeof(s->client_id), "gfs-%s-%.8s", replica, c->id);
+    for (int i = 0; i < 6; i++) {
+        snprintf(s->subs[i], sizeof(s->subs[i]), "$share/gf-%.8s/gf/v1/n/+/%s", c->id, suffixes[i]);
+        o->subs[i] = s->subs[i];
+    }
+    o->nsubs = 6;
+    o->url = c->url;
+    o->client_id = s->client_id;
+    o->username = GF_SERVICE_USER;
+    o->password = s->password;
+    o->ca_file = f->app->cfg.mqtt_ca_file;
+    o->clean_start = 0;
+    o->session_expiry = (int)f->app->cfg.mqtt_session_expiry;
+    o->keepalive = 30;
+    o->on_msg = on_agent_message;
+    o->ud = f;
+    o->label = "ingest";
+}
+
 /* Once the admin session is up: the service account, then the ingest session with it. */
 static void cluster_service(struct gf_fleet *f, struct cluster *c)
 {
-    char password[48], client_id[64], s_state[96], s_birth[96], s_health[96], s_bundle[96];
-    char s_cmdres[96], s_logs[96];
+    char client_id[64];
+    struct ingest_strings s;
     struct gf_diag d;
-    struct gf_mconn_opts o = {0};
+    struct gf_mconn_opts o;
 
     if (c->service_ready || c->admin == NULL || !c->ops->ready(c->admin)) {
         return;
     }
-    gf_secret_derive(f->app->master_key, "broker-service", c->id, 1, password, sizeof(password));
-    if (c->ops->ensure(c->admin, GF_SERVICE_USER, password, NULL, "gf/v1/n/", &d) != GF_OK) {
+    ingest_opts(f, c, f->replica, &s, &o);
+    if (c->ops->ensure(c->admin, GF_SERVICE_USER, s.password, NULL, "gf/v1/n/", &d) != GF_OK) {
         gf_log_warn("cannot provision the service account", "cluster=%s error=%s", c->id, d.msg);
+        memset(s.password, 0, sizeof(s.password));
         return;
     }
-    snprintf(client_id, sizeof(client_id), "gfs-%s-%.8s", f->replica, c->id);
-    snprintf(s_state, sizeof(s_state), "$share/gf-%.8s/gf/v1/n/+/state", c->id);
-    snprintf(s_birth, sizeof(s_birth), "$share/gf-%.8s/gf/v1/n/+/birth", c->id);
-    snprintf(s_health, sizeof(s_health), "$share/gf-%.8s/gf/v1/n/+/health", c->id);
-    snprintf(s_bundle, sizeof(s_bundle), "$share/gf-%.8s/gf/v1/n/+/bundle/status", c->id);
-    snprintf(s_cmdres, sizeof(s_cmdres), "$share/gf-%.8s/gf/v1/n/+/cmd/res", c->id);
-    snprintf(s_logs, sizeof(s_logs), "$share/gf-%.8s/gf/v1/n/+/logs/+", c->id);
-    o.url = c->url;
-    o.client_id = client_id;
-    o.username = GF_SERVICE_USER;
-    o.password = password;
-    o.ca_file = f->app->cfg.mqtt_ca_file;
-    o.clean_start = 0;
-    o.session_expiry = (int)f->app->cfg.mqtt_session_expiry;
-    o.keepalive = 30;
-    o.subs[0] = s_state;
-    o.subs[1] = s_birth;
-    o.subs[2] = s_health;
-    o.subs[3] = s_bundle;
-    o.subs[4] = s_cmdres;
-    o.subs[5] = s_logs;
-    o.nsubs = 6;
-    o.on_msg = on_agent_message;
-    o.ud = f;
-    o.label = "ingest";
     if (gf_mconn_start(&o, &c->ingest) == GF_OK) {
         c->service_ready = 1;
         /* A second session of the service account publishes the desired messages: on the
          * ingest session their PUBACKs would queue behind thousands of agent messages. */
         struct gf_mconn_opts po = o;
         snprintf(client_id, sizeof(client_id), "gfp-%s-%.8s", f->replica, c->id);
+        po.client_id = client_id; /* rewritten below for each further session */
         po.clean_start = 1;
         po.session_expiry = 0;
         po.nsubs = 0;
@@ -228,7 +243,7 @@ static void cluster_service(struct gf_fleet *f, struct cluster *c)
             }
         }
     }
-    memset(password, 0, sizeof(password));
+    memset(s.password, 0, sizeof(s.password));
 }
 
 static void reload_clusters(struct gf_fleet *f, struct gf_dbconn *db)
@@ -386,6 +401,36 @@ static void overdue(struct gf_fleet *f, struct gf_dbconn *db)
     PQclear(res);
 }
 
+/* The heartbeat, and the sessions of a replica that went silent (takeover.h): claimed only
+ * while this replica's own ingest sessions are up, so they are drained into a live ingest. */
+static void take_over(struct gf_fleet *f, struct gf_dbconn *db)
+{
+    char dead[GF_TAKEOVER_ID_MAX];
+    int up = 1;
+
+    for (struct cluster *c = f->clusters; c != NULL; c = c->next) {
+        if (c->alive && c->ops != NULL && (c->ingest == NULL || !gf_mconn_connected(c->ingest))) {
+            up = 0;
+        }
+    }
+    if (!gf_takeover_beat(f->takeover, db, f->app->cfg.replica_stale_s,
+                          f->app->cfg.mqtt_session_expiry, up, dead)) {
+        return;
+    }
+    for (struct cluster *c = f->clusters; c != NULL; c = c->next) {
+        if (c->alive && c->service_ready) {
+            struct ingest_strings s;
+            struct gf_mconn_opts o;
+            ingest_opts(f, c, dead, &s, &o);
+            if (gf_takeover_add(f->takeover, &o) != GF_OK) {
+                gf_log_warn("cannot take over a session", "replica=%s cluster=%s", dead, c->id);
+            }
+            memset(s.password, 0, sizeof(s.password));
+        }
+    }
+    gf_takeover_claimed(f->takeover, db);
+}
+
 static void maintenance(struct gf_fleet *f, struct gf_dbconn *db)
 {
     char back[16], ahead[16], window[16];
@@ -468,8 +513,10 @@ static void *fleet_main(void *arg)
             if (now >= next_sweep) {
                 overdue(f, db);
                 gf_cmdout_sweep(db);
+                take_over(f, db);
                 next_sweep = now + 1000000;
             }
+            gf_takeover_tick(f->takeover, db);
             gf_db_release(f->app->db, db);
         }
         struct timespec until;
@@ -553,10 +600,17 @@ enum gf_err gf_fleet_start(struct gf_app *app, struct gf_fleet **out)
         gf_free(f);
         return err;
     }
+    if ((err = gf_takeover_new(f->ingest, f->replica, &f->takeover)) != GF_OK) {
+        gf_ingest_stop(f->ingest);
+        gf_desired_free(f->desired);
+        gf_free(f);
+        return err;
+    }
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     if (pthread_create(&f->thread, NULL, fleet_main, f) != 0) {
         gf_ingest_stop(f->ingest);
+        gf_takeover_free(f->takeover);
         pthread_cond_destroy(&f->cv);
         pthread_mutex_destroy(&f->mu);
         gf_desired_free(f->desired);
@@ -583,7 +637,9 @@ void gf_fleet_stop(struct gf_fleet *f)
     for (struct cluster *c = f->clusters; c != NULL; c = c->next) {
         gf_mconn_disconnect(c->ingest);
     }
+    gf_takeover_stop(f->takeover);
     gf_ingest_stop(f->ingest);
+    gf_takeover_free(f->takeover);
     while (f->clusters != NULL) {
         struct cluster *c = f->clusters;
         f->clusters = c->next;
@@ -632,5 +688,8 @@ enum gf_err gf_fleet_metrics(struct gf_fleet *f, struct gf_buf *out)
         (unsigned long long)atomic_load(&f->overdue),
         (unsigned long long)atomic_load(&f->provisioned),
         (unsigned long long)atomic_load(&f->provision_errors), ds.published, ds.batches);
+    if (err == GF_OK) {
+        err = gf_takeover_metrics(f->takeover, out);
+    }
     return err == GF_OK ? gf_ingest_metrics(f->ingest, out) : err;
 }

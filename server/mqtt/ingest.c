@@ -901,10 +901,11 @@ static void *writer(void *arg)
                 }
             }
             if (err == GF_OK) {
-                atomic_fetch_add(&ing->commit_us_total, (unsigned long long)(gf_time_mono_us() - t0));
+                int64_t took = gf_time_mono_us() - t0;
+                atomic_fetch_add(&ing->commit_us_total, (unsigned long long)took);
                 atomic_fetch_add(&ing->batches, 1);
                 gf_log_debug("batch committed", "messages=%zu ms=%lld", n,
-                             (long long)(gf_time_mono_us() - t0) / 1000);
+                             (long long)took / 1000);
                 send_acks(ing, &b, items, acks);
                 PQclear(acks);
                 break;

@@ -61,3 +61,35 @@ const struct gf_stmt gf_q_account_failed = {
 
 const struct gf_stmt gf_q_node_provisioned = {
     "node_provisioned", "UPDATE nodes SET provisioned = true WHERE id = $1", 1};
+
+/* ------------------------------------------------------------------ replicas */
+
+const struct gf_stmt gf_q_replica_beat = {
+    "replica_beat",
+    "INSERT INTO server_replicas (id, seen_at) VALUES ($1, now())"
+    " ON CONFLICT (id) DO UPDATE SET seen_at = now(), taken_by = NULL, taken_at = NULL",
+    1};
+
+/* A claim whose taker went silent itself is taken again. */
+const struct gf_stmt gf_q_replica_claim = {
+    "replica_claim",
+    "UPDATE server_replicas r SET taken_by = $1, taken_at = now()"
+    " FROM (SELECT s.id FROM server_replicas s WHERE s.id <> $1"
+    " AND s.seen_at < now() - make_interval(secs => $2::int)"
+    " AND (s.taken_by IS NULL OR NOT EXISTS (SELECT 1 FROM server_replicas t"
+    " WHERE t.id = s.taken_by AND t.seen_at >= now() - make_interval(secs => $2::int)))"
+    " ORDER BY s.seen_at LIMIT 1 FOR UPDATE SKIP LOCKED) d"
+    " WHERE r.id = d.id RETURNING r.id, r.seen_at < now() - make_interval(secs => $3::int)",
+    3};
+
+const struct gf_stmt gf_q_replica_forget = {
+    "replica_forget", "DELETE FROM server_replicas WHERE id = $1 AND taken_by = $2", 2};
+
+const struct gf_stmt gf_q_replica_release = {
+    "replica_release",
+    "UPDATE server_replicas SET taken_by = NULL, taken_at = NULL WHERE id = $1 AND taken_by = $2",
+    2};
+
+const struct gf_stmt gf_q_replica_release_mine = {
+    "replica_release_mine",
+    "UPDATE server_replicas SET taken_by = NULL, taken_at = NULL WHERE taken_by = $1", 1};

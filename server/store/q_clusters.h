@@ -30,4 +30,17 @@ extern const struct gf_stmt gf_q_account_failed;
 /* $1 node: mark provisioned */
 extern const struct gf_stmt gf_q_node_provisioned;
 
+/* Replicas (mqtt/takeover.c, migration 0011). $1 replica: its heartbeat. */
+extern const struct gf_stmt gf_q_replica_beat;
+/* $1 replica, $2 stale after (s), $3 sessions expired after (s) -> id, expired: claims the
+ * longest-silent other replica silent for $2 s (or claimed by a taker silent as long),
+ * skipping rows another replica holds. */
+extern const struct gf_stmt gf_q_replica_claim;
+/* $1 replica, $2 taker: its sessions are drained (or expired) */
+extern const struct gf_stmt gf_q_replica_forget;
+/* $1 replica, $2 taker: not drained, the claim given back */
+extern const struct gf_stmt gf_q_replica_release;
+/* $1 taker: every claim it holds given back (at its start: an earlier run's claims) */
+extern const struct gf_stmt gf_q_replica_release_mine;
+
 #endif
