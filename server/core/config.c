@@ -81,7 +81,7 @@ static const struct gf_conf_key keys[] = {
       "CA bundle (PEM) for mqtts:// broker clusters; unset = system store"),
     K(mqtt_session_expiry, GF_CONF_DURATION, "120", 0, 86400,
       "seconds the broker keeps the ingest session (and queues for it) across a restart"),
-    K(replica_stale_s, GF_CONF_DURATION, "30", 2, 3600,
+    K(replica_stale_s, GF_CONF_DURATION, "30", 10, 3600,
       "silence after which another replica takes over a replica's ingest sessions and drains them"),
     K(fleet_interval_ms, GF_CONF_INT, "500", 50, 10000,
       "period of the fleet loop: cluster changes, broker accounts; overdue nodes every 1 s"),

@@ -247,6 +247,8 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     cn.username = c->username;
     cn.password = c->password;
     cn.automaticReconnect = !opts->no_reconnect;
+    /* One attempt only: it must have given up before its owner does (takeover.c). */
+    cn.connectTimeout = opts->no_reconnect ? 5 : 30;
     cn.minRetryInterval = 1;
     cn.maxRetryInterval = 30;
     cn.onSuccess5 = on_connect_ok;
@@ -441,21 +443,46 @@ enum gf_err gf_mconn_unsubscribe(struct gf_mconn *c, const char *const *filters,
                : GF_ERR_UNAVAILABLE;
 }
 
-void gf_mconn_disconnect(struct gf_mconn *c)
+/* Disconnect; with end_session, the DISCONNECT sets the session expiry to 0 (MQTT 5
+ * 3.14.2.2.2: allowed when the CONNECT's was not 0), so the broker discards the session. */
+static void disconnect(struct gf_mconn *c, int end_session)
 {
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+    MQTTProperties props = MQTTProperties_initializer;
+    MQTTProperty expiry;
+    int rc;
+
     if (c == NULL || c->client == NULL) {
         return;
     }
     atomic_store(&c->connected, 0);
     atomic_store(&c->stopped, 1); /* no resubscribing (o.nsubs is read by paho's thread) */
-    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
     d.timeout = 2000;
-    if (MQTTAsync_disconnect(c->client, &d) == MQTTASYNC_SUCCESS) {
+    if (end_session) {
+        memset(&expiry, 0, sizeof(expiry));
+        expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
+        expiry.value.integer4 = 0;
+        MQTTProperties_add(&props, &expiry);
+        d.properties = props;
+    }
+    rc = MQTTAsync_disconnect(c->client, &d);
+    MQTTProperties_free(&props);
+    if (rc == MQTTASYNC_SUCCESS) {
         for (int i = 0; i < 40 && MQTTAsync_isConnected(c->client); i++) {
             struct timespec ts = {0, 50 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
     }
+}
+
+void gf_mconn_disconnect(struct gf_mconn *c)
+{
+    disconnect(c, 0);
+}
+
+void gf_mconn_end_session(struct gf_mconn *c)
+{
+    disconnect(c, 1);
 }
 
 void gf_mconn_stop(struct gf_mconn *c)

@@ -98,6 +98,10 @@ enum gf_err gf_mconn_unsubscribe(struct gf_mconn *c, const char *const *filters,
  * finish. NULL is a no-op. */
 void gf_mconn_disconnect(struct gf_mconn *c);
 
+/* gf_mconn_disconnect, ending the session at the broker as well (the DISCONNECT sets its
+ * expiry to 0): what it still queued is discarded. NULL is a no-op. */
+void gf_mconn_end_session(struct gf_mconn *c);
+
 /* Disconnect if needed and free. Nothing may use c afterwards. NULL is a no-op. */
 void gf_mconn_stop(struct gf_mconn *c);
 

@@ -81,6 +81,7 @@ struct gf_fleet {
     int kicked; /* gf_fleet_kick: run the loop again at once */
     char replica[20];
     struct cluster *clusters; /* alive and stopped ones */
+    int clusters_loaded;      /* the list was read once */
     int64_t next_maintenance_us;
     struct gf_desired *desired;   /* the desired outbox (desired.c) */
     struct gf_takeover *takeover; /* sessions of replicas that are gone (takeover.c) */
@@ -255,6 +256,7 @@ static void reload_clusters(struct gf_fleet *f, struct gf_dbconn *db)
         log_db("cluster list", err);
         return;
     }
+    f->clusters_loaded = 1;
     int rows = PQntuples(res);
     for (struct cluster *c = f->clusters; c != NULL; c = c->next) {
         int keep = 0;
@@ -406,7 +408,7 @@ static void overdue(struct gf_fleet *f, struct gf_dbconn *db)
 static void take_over(struct gf_fleet *f, struct gf_dbconn *db)
 {
     char dead[GF_TAKEOVER_ID_MAX];
-    int up = 1;
+    int up = f->clusters_loaded; /* an empty list only counts once it was read */
 
     for (struct cluster *c = f->clusters; c != NULL; c = c->next) {
         if (c->alive && c->ops != NULL && (c->ingest == NULL || !gf_mconn_connected(c->ingest))) {

@@ -6,14 +6,17 @@
  * connecting (the broker resumes the session: clean start off; what it queued arrives at
  * once), draining (until no message came for QUIET_MS, at most DRAIN_MAX_MS), settling
  * (unsubscribed from the shared filters, so no new message is routed to the session; the
- * ones already under way still arrive for SETTLE_MS), then disconnected: the session ends
- * with the connection (session expiry 0 in the CONNECT). A job fails when the broker does
- * not accept the connection within CONNECT_MS or drops it (the replica came back and took
- * its session: the broker hands it over to the newest connection, and ours does not
- * reconnect to take it back). When every job is done the replica's row is deleted; when
- * one failed the claim is given back and tried again later (by any replica). Messages
- * already taken refer to their session for the ack, so sessions are kept, disconnected,
- * until gf_takeover_free; there is one per cluster per replica that ever went away.
+ * ones already under way still arrive for SETTLE_MS), then ended: the DISCONNECT sets the
+ * session expiry to 0. Until then the session keeps its expiry, so a drain cut short (this
+ * replica stopping or failing, the network) leaves it, with what it still queues, for the
+ * next try or for its replica. A job fails when the broker does not accept the connection
+ * within CONNECT_MS or drops it (the replica came back and took its session: the broker
+ * hands it over to the newest connection, and ours does not reconnect to take it back).
+ * When every job is done the replica's row is deleted; when one failed (or could not be
+ * started) the claim is given back, and this replica claims nothing for CLAIM_BACKOFF_MS.
+ * Messages already taken refer to their session for the ack, so a session that delivered
+ * any is kept, disconnected, until gf_takeover_free: one per cluster per replica that went
+ * away. The others are freed when their claim is settled.
  */
 #define GF_LOG_MODULE "fleet"
 
@@ -34,7 +37,10 @@
 #define QUIET_MS 1000      /* no message for this long: the session is drained */
 #define DRAIN_MAX_MS 30000 /* a session that never goes quiet is ended after this */
 #define SETTLE_MS 1000     /* after the unsubscribe, for messages already under way */
-#define EXPIRED_MARGIN_S 10
+#define CLAIM_BACKOFF_MS 30000
+/* A broker notices a vanished replica 1.5 keepalives (30 s) late; its session expires
+ * mqtt_session_expiry after that. */
+#define EXPIRED_MARGIN_S 55
 
 enum job_state { J_CONNECTING, J_DRAINING, J_SETTLING, J_DONE, J_FAILED };
 
@@ -57,6 +63,8 @@ struct gf_takeover {
     char replica[GF_TAKEOVER_ID_MAX];
     char dead[GF_TAKEOVER_ID_MAX]; /* the claim in progress; "" when none */
     int released;                  /* claims left by an earlier run of this replica given back */
+    int add_failed;                /* a session of the claim could not be started */
+    int64_t no_claim_until_us;     /* after a claim that was not drained */
     struct job *jobs;              /* every session taken over so far (for the acks) */
     atomic_ullong sessions, messages, failures;
 };
@@ -87,8 +95,19 @@ static int on_msg(void *ud, struct gf_mconn *conn, const char *topic, const void
     return gf_ingest_push(j->t->ing, conn, topic, payload, len);
 }
 
-/* The claim is over: the row deleted (drained) or the claim given back (not). */
-static void settle(struct gf_takeover *t, struct gf_dbconn *db, int drained)
+static void job_free(struct job *j)
+{
+    gf_mconn_stop(j->conn);
+    for (size_t i = 0; i < j->nfilters; i++) {
+        gf_free(j->filters[i]);
+    }
+    gf_free(j);
+}
+
+/* The claim is over: the row deleted (drained) or the claim given back (not). Its sessions
+ * that delivered nothing are freed (no queued message refers to them). 0 when the
+ * database could not be told (again on the next tick). */
+static int settle(struct gf_takeover *t, struct gf_dbconn *db, int drained)
 {
     const char *p[2] = {t->dead, t->replica};
     enum gf_err err =
@@ -96,14 +115,26 @@ static void settle(struct gf_takeover *t, struct gf_dbconn *db, int drained)
 
     if (err != GF_OK) {
         gf_log_warn("database step failed", "step=replica settle error=%s", gf_err_str(err));
-        return; /* again on the next tick */
+        return 0;
     }
     gf_log_info(drained ? "replica's sessions drained" : "replica's sessions not drained; later",
                 "replica=%s", t->dead);
-    for (struct job *j = t->jobs; j != NULL; j = j->next) {
-        j->current = 0;
+    for (struct job **pj = &t->jobs; *pj != NULL;) {
+        struct job *j = *pj;
+        if (j->current && atomic_load(&j->messages) == 0) {
+            *pj = j->next;
+            job_free(j); /* disconnected: paho calls it back no more */
+        } else {
+            j->current = 0;
+            pj = &j->next;
+        }
+    }
+    if (!drained) {
+        t->no_claim_until_us = gf_time_mono_us() + CLAIM_BACKOFF_MS * 1000LL;
     }
     t->dead[0] = '\0';
+    t->add_failed = 0;
+    return 1;
 }
 
 int gf_takeover_beat(struct gf_takeover *t, struct gf_dbconn *db, long stale_s, long expiry_s,
@@ -115,7 +146,8 @@ int gf_takeover_beat(struct gf_takeover *t, struct gf_dbconn *db, long stale_s, 
     if (!t->released) { /* a claim of this replica's earlier run would never end */
         t->released = gf_db_exec(db, &gf_q_replica_release_mine, p1, NULL) == GF_OK;
     }
-    if (gf_db_exec(db, &gf_q_replica_beat, p1, NULL) != GF_OK || !can_claim || t->dead[0]) {
+    if (gf_db_exec(db, &gf_q_replica_beat, p1, NULL) != GF_OK || !can_claim || t->dead[0] ||
+        gf_time_mono_us() < t->no_claim_until_us) {
         return 0;
     }
     snprintf(stale, sizeof(stale), "%ld", stale_s);
@@ -135,7 +167,9 @@ int gf_takeover_beat(struct gf_takeover *t, struct gf_dbconn *db, long stale_s, 
             snprintf(dead, GF_TAKEOVER_ID_MAX, "%s", t->dead);
             return 1;
         }
-        settle(t, db, 1); /* its sessions expired at the broker: nothing to drain */
+        if (!settle(t, db, 1)) { /* its sessions expired at the broker: nothing to drain */
+            return 0;
+        }
     }
     return 0;
 }
@@ -156,10 +190,9 @@ enum gf_err gf_takeover_add(struct gf_takeover *t, const struct gf_mconn_opts *o
         j->nfilters = i + 1;
     }
     snprintf(j->label, sizeof(j->label), "takeover-%s", t->dead);
-    mo.clean_start = 0;    /* resume it, with what the broker queued */
-    mo.session_expiry = 0; /* and end it with this connection */
-    mo.no_reconnect = 1;   /* never take it back from a replica that returned */
-    mo.nsubs = 0;          /* the session has its subscriptions */
+    mo.clean_start = 0;  /* resume it, with what the broker queued (its expiry is kept) */
+    mo.no_reconnect = 1; /* never take it back from a replica that returned */
+    mo.nsubs = 0;        /* the session has its subscriptions */
     mo.on_msg = on_msg;
     mo.ud = j;
     mo.label = j->label;
@@ -170,10 +203,8 @@ enum gf_err gf_takeover_add(struct gf_takeover *t, const struct gf_mconn_opts *o
         err = gf_mconn_start(&mo, &j->conn);
     }
     if (err != GF_OK) {
-        for (size_t i = 0; i < j->nfilters; i++) {
-            gf_free(j->filters[i]);
-        }
-        gf_free(j);
+        job_free(j);
+        t->add_failed = 1; /* the claim is given back: that session is not drained */
         return err;
     }
     j->next = t->jobs;
@@ -189,7 +220,7 @@ void gf_takeover_claimed(struct gf_takeover *t, struct gf_dbconn *db)
         }
     }
     if (t->dead[0]) {
-        settle(t, db, 1); /* no cluster: no session */
+        settle(t, db, !t->add_failed); /* no cluster (or none started): no session */
     }
 }
 
@@ -230,7 +261,7 @@ static void step(struct job *j, int64_t now)
     }
     case J_SETTLING:
         if (in_state > SETTLE_MS) {
-            gf_mconn_disconnect(j->conn);
+            gf_mconn_end_session(j->conn);
             j->state = J_DONE;
             atomic_fetch_add(&j->t->sessions, 1);
             gf_log_info("session drained and ended", "conn=%s messages=%llu", j->label,
@@ -259,7 +290,7 @@ void gf_takeover_tick(struct gf_takeover *t, struct gf_dbconn *db)
         }
     }
     if (open == 0) {
-        settle(t, db, failed == 0);
+        settle(t, db, failed == 0 && !t->add_failed);
     }
 }
 
@@ -293,11 +324,7 @@ void gf_takeover_free(struct gf_takeover *t)
     while (t->jobs != NULL) {
         struct job *j = t->jobs;
         t->jobs = j->next;
-        gf_mconn_stop(j->conn);
-        for (size_t i = 0; i < j->nfilters; i++) {
-            gf_free(j->filters[i]);
-        }
-        gf_free(j);
+        job_free(j);
     }
     gf_free(t);
 }

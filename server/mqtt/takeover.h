@@ -5,10 +5,10 @@
  * disconnected, so messages routed to a replica that never comes back would wait in the
  * broker until the session expires, then be lost. Each replica writes a heartbeat once a
  * second (table server_replicas); a live one claims a replica silent for replica_stale_s,
- * resumes its ingest session on every cluster (same client id, clean start off, session
- * expiry 0, one connection: no reconnecting), hands what the broker delivers to its own
- * ingest, unsubscribes once the session is quiet, disconnects (the session ends with the
- * connection) and deletes the row. One claimed replica at a time; fleet thread only.
+ * resumes its ingest session on every cluster (same client id, clean start off, one
+ * connection: no reconnecting), hands what the broker delivers to its own ingest,
+ * unsubscribes once the session is quiet, disconnects with session expiry 0 (the broker
+ * discards the session) and deletes the row. One claimed replica at a time; fleet thread only.
  * See docs/internals/ingest.md, "Replicas that are gone".
  */
 #ifndef GF_SERVER_MQTT_TAKEOVER_H
@@ -38,8 +38,9 @@ int gf_takeover_beat(struct gf_takeover *t, struct gf_dbconn *db, long stale_s, 
                      int can_claim, char dead[GF_TAKEOVER_ID_MAX]);
 
 /* Resume one session of the claimed replica: o is its ingest session's options (client id,
- * account, filters in o->subs); on_msg, ud, clean start, expiry and reconnecting are set
- * here. The filters are unsubscribed once the session is quiet. */
+ * account, filters in o->subs, session expiry); on_msg, ud, clean start and reconnecting
+ * are set here. The filters are unsubscribed once the session is quiet. A failure gives the
+ * claim back when it is settled. */
 enum gf_err gf_takeover_add(struct gf_takeover *t, const struct gf_mconn_opts *o);
 
 /* After the adds: with no session to drain, the claim is settled at once. */
