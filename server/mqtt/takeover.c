@@ -181,6 +181,7 @@ enum gf_err gf_takeover_add(struct gf_takeover *t, const struct gf_mconn_opts *o
     enum gf_err err = GF_OK;
 
     if (j == NULL) {
+        t->add_failed = 1;
         return GF_ERR_NOMEM;
     }
     j->t = t;
@@ -260,7 +261,9 @@ static void step(struct job *j, int64_t now)
         break;
     }
     case J_SETTLING:
-        if (in_state > SETTLE_MS) {
+        if (!gf_mconn_connected(j->conn)) {
+            fail(j, "connection lost while settling"); /* the session keeps what it holds */
+        } else if (in_state > SETTLE_MS) {
             gf_mconn_end_session(j->conn);
             j->state = J_DONE;
             atomic_fetch_add(&j->t->sessions, 1);
