@@ -37,8 +37,7 @@ class TakeoverTest(gf_fleet.FleetCase):
                         "--master_key_file", os.path.join(keep, "master.key"))
         cls.srv = gf.Server(extra_args=cls.key_args, name="live").start()
         cls.other = gf.Server(db=cls.srv.db, extra_args=cls.key_args, name="gone").start()
-        admin, _, cls.pid, nodes = gf_fleet.fleet_project(cls.srv, cls.broker, NODES)
-        cls.ids = [n for n, _ in nodes]
+        nodes = gf_fleet.fleet_project(cls.srv, cls.broker, NODES)[3]
         cls.sim = gf_fleet.online_sim(cls.srv, cls.broker, nodes)
 
     @classmethod
@@ -48,11 +47,10 @@ class TakeoverTest(gf_fleet.FleetCase):
         finally:
             super().tearDownClass()
 
-    def presence(self, reason):
-        """Nodes with an offline presence row of this reason."""
+    def offline(self, reason, what="DISTINCT node_id"):
+        """Nodes with an offline presence row of this reason (what="*": the rows)."""
         return int(self.srv.scalar(
-            "SELECT count(DISTINCT node_id) FROM node_presence"
-            f" WHERE NOT online AND reason = '{reason}'"))
+            f"SELECT count({what}) FROM node_presence WHERE NOT online AND reason = '{reason}'"))
 
     def online(self):
         return int(self.srv.scalar("SELECT count(*) FROM nodes WHERE online"))
@@ -72,7 +70,7 @@ class TakeoverTest(gf_fleet.FleetCase):
         self.sim.send("offline *")
         # Half the Wills wait in the dead replica's session, until the live one takes it
         # over (not before STALE_S s of silence).
-        gf.wait_for(lambda: self.presence("will") > 0, what="Wills through the live replica")
+        gf.wait_for(lambda: self.offline("will") > 0, what="Wills through the live replica")
         time.sleep(2)  # the live replica's share all committed
         stuck = self.online()
         self.assertLess(time.monotonic() - t_kill, STALE_S - 2,
@@ -81,8 +79,8 @@ class TakeoverTest(gf_fleet.FleetCase):
         self.assertLess(stuck, NODES)
         # The takeover: every Will ingested, with its own reason.
         gf.wait_for(lambda: self.online() == 0, timeout=40, what="every node offline")
-        self.assertEqual(self.presence("will"), NODES)
-        self.assertEqual(self.presence("overdue"), 0)
+        self.assertEqual(self.offline("will"), NODES)
+        self.assertEqual(self.offline("overdue"), 0)
         self.assertGreaterEqual(self.srv.metric("gf_takeover_messages_total"), stuck)
         gf.wait_for(lambda: self.srv.metric("gf_takeover_sessions_total") == 1,
                     what="the session drained and ended")
@@ -94,15 +92,11 @@ class TakeoverTest(gf_fleet.FleetCase):
         # reach the live replica at once.
         self.sim.send("online *")
         gf.wait_for(lambda: self.online() == NODES, timeout=60, what="every node back online")
-        before = self.presence_rows()
+        before = self.offline("will", "*")
         self.sim.send("offline *")
         gf.wait_for(lambda: self.online() == 0, timeout=STALE_S,
                     what="every node offline again, without a takeover")
-        self.assertEqual(self.presence_rows() - before, NODES)
-
-    def presence_rows(self):
-        return int(self.srv.scalar(
-            "SELECT count(*) FROM node_presence WHERE NOT online AND reason = 'will'"))
+        self.assertEqual(self.offline("will", "*") - before, NODES)
 
 
 if __name__ == "__main__":
