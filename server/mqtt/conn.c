@@ -156,6 +156,23 @@ static void on_lost(void *ctx, char *cause)
     gf_log_warn("connection lost", "conn=%s cause=%s", c->label, cause ? cause : "-");
 }
 
+/* The broker ended the connection with a DISCONNECT (MQTT 5): paho calls this, not on_lost,
+ * then reconnects as for a lost connection. Reasons seen: 0x8E session taken over (another
+ * connection with our client id), 0x98 administrative action (dynamic security changed our
+ * account). */
+static void on_disconnected(void *ctx, MQTTProperties *props, enum MQTTReasonCodes reason)
+{
+    struct gf_mconn *c = ctx;
+
+    (void)props;
+    atomic_store(&c->connected, 0);
+    pthread_mutex_lock(&c->wmu);
+    pthread_cond_broadcast(&c->wcv);
+    pthread_mutex_unlock(&c->wmu);
+    gf_log_warn("disconnected by the broker", "conn=%s reason=%d (%s)", c->label, (int)reason,
+                MQTTReasonCode_toString(reason));
+}
+
 /* CONNACK: the broker's Receive Maximum (absent: 65535, MQTT 5 section 3.2.2.3.3). */
 static void on_connect_ok(void *ctx, MQTTAsync_successData5 *resp)
 {
@@ -242,6 +259,7 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     }
     MQTTAsync_setCallbacks(c->client, c, on_lost, on_message, NULL);
     MQTTAsync_setConnected(c->client, c, on_connected);
+    MQTTAsync_setDisconnected(c->client, c, on_disconnected);
     cn.keepAliveInterval = opts->keepalive > 0 ? opts->keepalive : 30;
     cn.cleanstart = opts->clean_start;
     cn.username = c->username;

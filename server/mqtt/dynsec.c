@@ -5,7 +5,9 @@
  * .../response carrying our correlationData. One request is in flight at a time (the fleet
  * thread is the only caller), waited for up to GF_DYNSEC_TIMEOUT_MS. "Already exists" on
  * create and "not found" on delete are success: every call is idempotent, so a crash between
- * the broker change and the database update is repaired by simply calling again.
+ * the broker change and the database update is repaired by simply calling again. An account
+ * that exists is changed only when it is not as wanted (a fingerprint in its description):
+ * the plugin disconnects every client of an account it changes.
  */
 #define GF_LOG_MODULE "dynsec"
 
@@ -18,6 +20,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,21 +207,68 @@ static json_t *acl(const char *type, const char *topic)
                      "allow", 1);
 }
 
+/* What the account should be, as a fingerprint kept in its textdescription: "gatefleet " and
+ * the hex of a BLAKE2b-128 of the password, client id, role and topic root. The password is
+ * a 24-byte random-looking derived secret, so its hash gives nothing away to whoever can read
+ * the broker's client list. */
+static void fingerprint(const char *password, const char *client_id, const char *role,
+                        const char *topic_root, char *out, size_t cap)
+{
+    const char *parts[4] = {password, client_id ? client_id : "", role, topic_root};
+    unsigned char h[16];
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    for (size_t i = 0; i < 4; i++) {
+        crypto_generichash_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
+    }
+    crypto_generichash_final(&st, h, sizeof(h));
+    snprintf(out, cap, "gatefleet ");
+    sodium_bin2hex(out + strlen(out), cap - strlen(out), h, sizeof(h));
+    sodium_memzero(&st, sizeof(st));
+}
+
+/* Is the getClient answer in resp[2] the account as wanted (fingerprint and role)? */
+static int account_current(const json_t *resp, const char *desc, const char *role)
+{
+    const json_t *client =
+        json_object_get(json_object_get(json_array_get(resp, 2), "data"), "client");
+    const char *have = json_string_value(json_object_get(client, "textdescription"));
+    json_t *r;
+    size_t i;
+
+    if (have == NULL || strcmp(have, desc) != 0) {
+        return 0;
+    }
+    json_array_foreach(json_object_get(client, "roles"), i, r)
+    {
+        const char *name = json_string_value(json_object_get(r, "rolename"));
+        if (name != NULL && strcmp(name, role) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Create the account, or bring an existing one up to date. An account already as wanted is
+ * left alone: dynamic security disconnects every client of an account it changes, so
+ * rewriting an unchanged one (each replica starting up did, for the service account) would
+ * drop every other replica's sessions. */
 static enum gf_err ds_ensure(struct gf_broker *b, const char *username, const char *password,
-                             const char *client_id, const char *topic_root,
-                             struct gf_diag *diag)
+                             const char *client_id, const char *topic_root, struct gf_diag *diag)
 {
     static const char *const ok_create[] = {"already exists", "already has", NULL};
-    char role[96], pattern[128], shared[160];
+    char role[96], pattern[128], shared[160], desc[48];
     json_t *resp = NULL;
     enum gf_err err;
 
     snprintf(role, sizeof(role), "gf-%s", username);
     snprintf(pattern, sizeof(pattern), "%s#", topic_root);
     snprintf(shared, sizeof(shared), "$share/+/%s#", topic_root);
-    json_t *create = json_pack("{s:s, s:s, s:s, s:[{s:s, s:i}]}", "command", "createClient",
-                               "username", username, "password", password, "roles", "rolename",
-                               role, "priority", 0);
+    fingerprint(password, client_id, role, topic_root, desc, sizeof(desc));
+    json_t *create = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:i}]}", "command", "createClient",
+                               "username", username, "password", password, "textdescription", desc,
+                               "roles", "rolename", role, "priority", 0);
     json_t *set_id = json_pack("{s:s, s:s}", "command", "setClientId", "username", username);
     if (create == NULL || set_id == NULL) {
         json_decref(create);
@@ -229,10 +279,11 @@ static enum gf_err ds_ensure(struct gf_broker *b, const char *username, const ch
         json_object_set_new(create, "clientid", json_string(client_id));
         json_object_set_new(set_id, "clientid", json_string(client_id));
     }
-    json_t *cmds = json_pack("[{s:s, s:s, s:[o, o, o, o]}, o]", "command", "createRole",
+    json_t *cmds = json_pack("[{s:s, s:s, s:[o, o, o, o]}, o, {s:s, s:s}]", "command", "createRole",
                              "rolename", role, "acls", acl("publishClientSend", pattern),
                              acl("publishClientReceive", pattern), acl("subscribePattern", pattern),
-                             acl("subscribePattern", shared), create);
+                             acl("subscribePattern", shared), create, "command", "getClient",
+                             "username", username);
     if (cmds == NULL) {
         json_decref(set_id);
         return GF_ERR_NOMEM;
@@ -242,18 +293,20 @@ static enum gf_err ds_ensure(struct gf_broker *b, const char *username, const ch
         return err;
     }
     int existed = json_string_value(json_object_get(json_array_get(resp, 1), "error")) != NULL;
+    int current = !existed || account_current(resp, desc, role);
     json_decref(resp);
-    if (!existed) {
+    if (current) {
         json_decref(set_id);
         return GF_OK;
     }
-    /* The account existed: bring its password, client id and role up to date. mosquitto
-     * 2.0 answers "Internal error" to addClientRole when the client has the role already. */
+    /* The account existed otherwise: bring its password, client id, role and fingerprint up
+     * to date. mosquitto 2.0 answers "Internal error" to addClientRole when the client has the
+     * role already. */
     static const char *const ok_update[] = {"Internal error", NULL};
-    cmds = json_pack("[{s:s, s:s, s:s}, o, {s:s, s:s, s:s, s:i}]", "command",
+    cmds = json_pack("[{s:s, s:s, s:s}, o, {s:s, s:s, s:s, s:i}, {s:s, s:s, s:s}]", "command",
                      "setClientPassword", "username", username, "password", password, set_id,
-                     "command", "addClientRole", "username", username, "rolename", role,
-                     "priority", 0);
+                     "command", "addClientRole", "username", username, "rolename", role, "priority",
+                     0, "command", "modifyClient", "username", username, "textdescription", desc);
     return cmds ? run_commands(b, cmds, ok_update, NULL, diag) : GF_ERR_NOMEM;
 }
 
