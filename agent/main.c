@@ -382,6 +382,9 @@ static int run(struct agent *a)
                 }
             }
             break;
+        case GF_SEV_STATUS_ACK:
+            gf_bundler_status_acked(a->bundler, ev.seq, ev.state);
+            break;
         case GF_SEV_NONE:
             break;
         }

@@ -155,12 +155,19 @@ static int on_message(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
     }
     json_t *a = json_loadb(m->payload, (size_t)m->payloadlen, 0, &jerr);
     const char *boot = json_string_value(json_object_get(a, "boot_id"));
-    json_t *seq = json_object_get(a, "seq");
+    const char *state = json_string_value(json_object_get(a, "state"));
+    json_t *seq = json_object_get(a, "seq"), *gen = json_object_get(a, "status_gen");
 
     if (boot != NULL && json_is_integer(seq) && json_integer_value(seq) > 0) {
         ev.kind = GF_SEV_ACK;
         snprintf(ev.boot_id, sizeof(ev.boot_id), "%s", boot);
         ev.seq = (uint64_t)json_integer_value(seq);
+        post(s, &ev);
+    } else if (state != NULL && strlen(state) < sizeof(ev.state) && json_is_integer(gen) &&
+               json_integer_value(gen) > 0) {
+        ev.kind = GF_SEV_STATUS_ACK;
+        snprintf(ev.state, sizeof(ev.state), "%s", state);
+        ev.seq = (uint64_t)json_integer_value(gen);
         post(s, &ev);
     } else {
         gf_log_warn("malformed ack ignored", "topic=%s", topic);

@@ -21,15 +21,17 @@ struct gf_session;
 enum gf_session_event_kind {
     GF_SEV_NONE,
     GF_SEV_CONNECTED,
-    GF_SEV_LOST,        /* connection lost or connect failed: reconnect later */
-    GF_SEV_AUTH,        /* the broker refused our credentials: fetch new ones */
-    GF_SEV_ACK,         /* the server committed telemetry up to seq of boot_id */
+    GF_SEV_LOST,       /* connection lost or connect failed: reconnect later */
+    GF_SEV_AUTH,       /* the broker refused our credentials: fetch new ones */
+    GF_SEV_ACK,        /* the server committed telemetry up to seq of boot_id */
+    GF_SEV_STATUS_ACK, /* the server committed the final bundle status `state` of gen seq */
 };
 
 struct gf_session_event {
     enum gf_session_event_kind kind;
-    char boot_id[64];
-    uint64_t seq;
+    char boot_id[64]; /* GF_SEV_ACK */
+    char state[16];   /* GF_SEV_STATUS_ACK */
+    uint64_t seq;     /* GF_SEV_ACK: telemetry seq; GF_SEV_STATUS_ACK: the assignment's gen */
 };
 
 /* Called on a paho thread with each `desired` message (retained: also on every connect). */

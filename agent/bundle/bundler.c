@@ -2,8 +2,13 @@
  *
  * bundler.c - the bundle thread (see bundler.h). One desired message is handled at a time;
  * every refusal is decided before anything is staged, so the active configuration is only
- * ever touched by apply.c. Reports are QoS 1 publishes on bundle/status; the final report of
- * a desired message is kept and republished until the broker takes it.
+ * ever touched by apply.c. Reports are QoS 1 publishes on bundle/status. The final report of
+ * a desired message is kept and published again until the server acknowledges it (an `ack`
+ * with status_gen, sent after its COMMIT): the broker's PUBACK is not enough, since the
+ * server's MQTT client acknowledges a message when it reads it, before it is stored. It goes
+ * again after the resend timeout (as health batches: twice the keep-alive, at least 10 s),
+ * doubling up to RETRY_MAX_MS. A report of an assignment without gen (older servers) is only
+ * kept until the broker takes it.
  */
 #define GF_LOG_MODULE "bundle"
 
@@ -67,13 +72,23 @@ struct gf_bundler {
     char *pending; /* newest desired message not taken yet */
     size_t pending_len;
     char applied[512];
-    /* pub_mu guards the session pointer while a report is published, and unsent. */
+    /* pub_mu guards the session pointer while a report is published, and final*. */
     pthread_mutex_t pub_mu;
     struct gf_session *session;
-    char unsent[1024]; /* final report the broker has not taken yet */
+    char final[1024];     /* final report not acknowledged yet ("": none) */
+    uint64_t final_gen;   /* its assignment (0: none; kept until the broker takes it) */
+    char final_state[16]; /* its state */
+    int64_t final_sent;   /* when it was last published (0: not yet: at once) */
+    long final_wait_ms;   /* until it goes again */
 };
 
 /* ------------------------------------------------------------------ reports */
+
+/* The resend timeout of health batches (main.c): twice the keep-alive, at least 10 s. */
+static long resend_ms(const struct gf_bundler *b)
+{
+    return (b->cfg->keepalive * 2 > 10 ? b->cfg->keepalive * 2 : 10) * 1000L;
+}
 
 /* Report state (reason may be NULL). final: keep until published. */
 static void report(struct gf_bundler *b, const struct desired *d, const char *state,
@@ -109,9 +124,36 @@ static void report(struct gf_bundler *b, const struct desired *d, const char *st
     struct gf_session *ses = b->session;
     int ok = ses != NULL && gf_session_publish(ses, "bundle/status", text, strlen(text)) == GF_OK;
     if (final) {
-        snprintf(b->unsent, sizeof(b->unsent), "%s", ok ? "" : text);
+        snprintf(b->final, sizeof(b->final), "%s", ok && d->gen == 0 ? "" : text);
+        b->final_gen = d->gen;
+        snprintf(b->final_state, sizeof(b->final_state), "%s", state);
+        b->final_sent = ok ? gf_time_mono_us() : 0;
+        b->final_wait_ms = resend_ms(b);
     }
     pthread_mutex_unlock(&b->pub_mu);
+}
+
+/* Publish the kept final report again when it is due (pub_mu held). */
+static void resend_final(struct gf_bundler *b)
+{
+    int64_t now = gf_time_mono_us();
+
+    if (b->final[0] == '\0' || b->session == NULL ||
+        (b->final_sent != 0 && now - b->final_sent < b->final_wait_ms * 1000LL)) {
+        return;
+    }
+    if (b->final_sent != 0) {
+        gf_log_info("final bundle status not acknowledged; sending it again", "gen=%llu state=%s",
+                    (unsigned long long)b->final_gen, b->final_state);
+        b->final_wait_ms =
+            b->final_wait_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : b->final_wait_ms * 2;
+    }
+    if (gf_session_publish(b->session, "bundle/status", b->final, strlen(b->final)) == GF_OK) {
+        b->final_sent = now;
+        if (b->final_gen == 0) {
+            b->final[0] = '\0';
+        }
+    }
 }
 
 static void set_applied(struct gf_bundler *b)
@@ -640,11 +682,7 @@ static void *bundler_main(void *arg)
         b->pending = NULL;
         pthread_mutex_unlock(&b->mu);
         pthread_mutex_lock(&b->pub_mu);
-        if (b->unsent[0] != '\0' && b->session != NULL &&
-            gf_session_publish(b->session, "bundle/status", b->unsent, strlen(b->unsent)) ==
-                GF_OK) {
-            b->unsent[0] = '\0';
-        }
+        resend_final(b);
         pthread_mutex_unlock(&b->pub_mu);
         if (msg != NULL) {
             struct desired nd;
@@ -756,6 +794,16 @@ void gf_bundler_session(struct gf_bundler *b, struct gf_session *s)
 {
     pthread_mutex_lock(&b->pub_mu);
     b->session = s;
+    b->final_sent = 0; /* a kept final report goes on the new session at once */
+    pthread_mutex_unlock(&b->pub_mu);
+}
+
+void gf_bundler_status_acked(struct gf_bundler *b, uint64_t gen, const char *state)
+{
+    pthread_mutex_lock(&b->pub_mu);
+    if (b->final[0] != '\0' && b->final_gen == gen && strcmp(b->final_state, state) == 0) {
+        b->final[0] = '\0';
+    }
     pthread_mutex_unlock(&b->pub_mu);
 }
 

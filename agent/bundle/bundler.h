@@ -29,6 +29,7 @@
 #include "err.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct gf_bundler;
 struct gf_session;
@@ -53,6 +54,10 @@ void gf_bundler_desired(struct gf_bundler *b, const void *payload, size_t len);
 
 /* The session reports go to (after re-authentication the main loop makes a new one). */
 void gf_bundler_session(struct gf_bundler *b, struct gf_session *s);
+
+/* The server acknowledged the final report `state` of assignment gen (an `ack` with
+ * status_gen): it is no longer sent again. Any thread. */
+void gf_bundler_status_acked(struct gf_bundler *b, uint64_t gen, const char *state);
 
 /* Stop the thread (an apply in progress finishes its current step first) and free. */
 void gf_bundler_stop(struct gf_bundler *b);

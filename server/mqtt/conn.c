@@ -39,6 +39,9 @@ struct gf_mconn {
     pthread_cond_t wcv;
     unsigned long sent, done;
     atomic_uint receive_max; /* the broker's, from its last CONNACK (20 until one came) */
+    /* The connect (its number in connects) whose CONNACK said Session Present; 0: none.
+     * paho reports the CONNACK of the first connect only (not of automatic reconnects). */
+    atomic_uint present_at;
     /* The last outcome of each token, written by paho's completion callbacks before they
      * count the publish done: once nothing is in flight (gf_mconn_flush), it is the outcome
      * of every publish sent before, whatever their number. */
@@ -186,7 +189,10 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData5 *resp)
         max = v > 0 ? (unsigned)v : 1;
     }
     atomic_store(&c->receive_max, max);
-    gf_log_debug("connack", "conn=%s receive_max=%u has=%d", c->label, max, resp != NULL);
+    /* on_connected (which counts the connect) comes after this callback. */
+    int present = resp != NULL && resp->alt.connect.sessionPresent;
+    atomic_store(&c->present_at, present ? atomic_load(&c->connects) + 1 : 0);
+    gf_log_debug("connack", "conn=%s receive_max=%u session_present=%d", c->label, max, present);
 }
 
 static void on_connect_failed(void *ctx, MQTTAsync_failureData5 *resp)
@@ -302,6 +308,14 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
 unsigned gf_mconn_connects(const struct gf_mconn *c)
 {
     return atomic_load(&((struct gf_mconn *)c)->connects);
+}
+
+int gf_mconn_session_present(const struct gf_mconn *c)
+{
+    struct gf_mconn *m = (struct gf_mconn *)c;
+    unsigned at = atomic_load(&m->present_at);
+
+    return at != 0 && at == atomic_load(&m->connects);
 }
 
 int gf_mconn_connected(const struct gf_mconn *c)

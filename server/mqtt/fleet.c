@@ -369,13 +369,19 @@ static void publish_desired(struct gf_fleet *f, struct gf_dbconn *db, struct clu
     }
     unsigned connects = gf_mconn_connects(c->ingest);
     if (connects != c->desired_connects) {
-        /* A new session: the broker may have restarted without persistence and lost the
-         * retained desired messages. Publish them all again (harmless when it did not). */
+        /* A new connection. Unless the broker resumed our ingest session (then it kept its
+         * state, retained messages with it), it may have restarted without persistence and
+         * lost the retained desired messages: publish them all again (harmless when it did
+         * not). */
         const char *rp[1] = {c->id};
-        if ((err = gf_db_exec(db, &gf_q_desired_republish, rp, NULL)) != GF_OK) {
+        int kept = gf_mconn_session_present(c->ingest);
+        if (!kept && (err = gf_db_exec(db, &gf_q_desired_republish, rp, NULL)) != GF_OK) {
             log_db("desired republish", err);
             return;
         }
+        gf_log_info(kept ? "broker kept our session: desired messages not republished"
+                         : "new broker session: desired messages republished",
+                    "cluster=%s", c->id);
         c->desired_connects = connects;
     }
     /* Whole rollout waves at once: batch after batch while they are full. */

@@ -15,7 +15,8 @@ attack of the issue (forged, altered, replayed, expired, foreign, traversing, ov
 manifests and blobs, a rotation not signed by the old key) is refused with its typed
 reason and leaves the active configuration untouched; the agent killed at every apply step
 comes back on exactly the old or the new configuration and converges; desired state
-survives a broker restart; a station clock set back a day cannot revive an expired manifest.
+survives a broker restart; a station clock set back a day cannot revive an expired manifest;
+a final status the server read but had not committed when it was killed is sent again.
 """
 
 import base64
@@ -24,6 +25,7 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
 import time
 import uuid
 
@@ -607,6 +609,57 @@ class BundleAgentTest(gf.GfTestCase):
             self.agent.stop()
             self.agent.env = None
             self.agent.start()
+
+    def hold_node_lock(self):
+        """A transaction holding the node's row (FOR UPDATE): the ingest's transactions,
+        which lock it too, wait behind it. Close the returned psql's stdin to end it."""
+        pg = self.srv.pg
+        p = subprocess.Popen(
+            [os.path.join(pg.bindir, "psql") if pg.bindir else "psql", "-X", "-q", "-A", "-t",
+             "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d", self.srv.db],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        p.stdin.write(f"BEGIN;\nSELECT 'locked' FROM nodes WHERE id = '{self.node_id}'"
+                      " FOR UPDATE;\n")
+        p.stdin.flush()
+        self.assertEqual(p.stdout.readline().strip(), "locked")
+        return p
+
+    def test_8_final_status_survives_a_server_crash(self):
+        """The server's MQTT client acknowledges a message to the broker when it reads it,
+        before the COMMIT, so a server killed in between loses a status the broker counts as
+        delivered. The agent keeps its final status until the server acknowledges it after
+        the COMMIT, and sends it again. (The restarted server resumes its broker session, so
+        it does not publish every desired message again, which would have made the agent
+        report again anyway.)"""
+        b = self.upload(b"v8\n", meta={"actions": ["slow:svc"]})  # applying lasts 2 s
+        self.assign(b)
+        self.wait_state({"applying"}, version=b["version"])
+        lock = self.hold_node_lock()
+        try:
+            # The agent reports `applied`; the server reads it (PUBACK) and its ingest
+            # transaction waits for the node's row.
+            mark = f"bundle={b['id']} version={b['version']} state=applied"
+            gf.wait_for(lambda: mark in self.agent.text(), what="the agent's applied report")
+            gf.wait_for(lambda: self.srv.scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()") != "0", what="the ingest waiting")
+            time.sleep(1)
+            db, state = self.srv.db, self.srv.state_dir
+            self.srv.stop(sig=signal.SIGKILL)
+        finally:
+            lock.stdin.close()
+            lock.wait(10)
+        self.assertEqual(self.srv.scalar(
+            f"SELECT state FROM node_bundles WHERE node_id = '{self.node_id}'"), "applying")
+        type(self).srv = gf.Server(db=db, name="bundles-2", extra_args=(
+            "--fleet_interval_ms", "100", "--state_dir", state)).start()
+        type(self).admin = self.srv.admin()
+        gf.wait_for(lambda: "broker kept our session" in open(self.srv.log_path).read(),
+                    what="the session resumed")
+        st = self.wait_state({"applied"}, version=b["version"], timeout=60)
+        self.assertEqual(st["applied_sha256"], b["manifest_sha256"])
+        self.assertIn("final bundle status not acknowledged; sending it again", self.agent.text())
+        self.assertNotIn("desired messages republished", open(self.srv.log_path).read())
 
 
 if __name__ == "__main__":
