@@ -90,7 +90,7 @@ static long resend_ms(const struct gf_bundler *b)
     return (b->cfg->keepalive * 2 > 10 ? b->cfg->keepalive * 2 : 10) * 1000L;
 }
 
-/* Report state (reason may be NULL). final: keep until published. */
+/* Report state (reason may be NULL). final: keep until acknowledged (see the top). */
 static void report(struct gf_bundler *b, const struct desired *d, const char *state,
                    const char *reason, int final)
 {
@@ -142,17 +142,18 @@ static void resend_final(struct gf_bundler *b)
         (b->final_sent != 0 && now - b->final_sent < b->final_wait_ms * 1000LL)) {
         return;
     }
+    if (gf_session_publish(b->session, "bundle/status", b->final, strlen(b->final)) != GF_OK) {
+        return; /* not connected: tried again each time the thread wakes */
+    }
     if (b->final_sent != 0) {
-        gf_log_info("final bundle status not acknowledged; sending it again", "gen=%llu state=%s",
+        gf_log_info("final bundle status not acknowledged; sent it again", "gen=%llu state=%s",
                     (unsigned long long)b->final_gen, b->final_state);
         b->final_wait_ms =
             b->final_wait_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : b->final_wait_ms * 2;
     }
-    if (gf_session_publish(b->session, "bundle/status", b->final, strlen(b->final)) == GF_OK) {
-        b->final_sent = now;
-        if (b->final_gen == 0) {
-            b->final[0] = '\0';
-        }
+    b->final_sent = now;
+    if (b->final_gen == 0) {
+        b->final[0] = '\0';
     }
 }
 

@@ -658,7 +658,7 @@ class BundleAgentTest(gf.GfTestCase):
                     what="the session resumed")
         st = self.wait_state({"applied"}, version=b["version"], timeout=60)
         self.assertEqual(st["applied_sha256"], b["manifest_sha256"])
-        self.assertIn("final bundle status not acknowledged; sending it again", self.agent.text())
+        self.assertIn("final bundle status not acknowledged; sent it again", self.agent.text())
         self.assertNotIn("desired messages republished", open(self.srv.log_path).read())
 
 
