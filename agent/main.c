@@ -335,6 +335,7 @@ static int run(struct agent *a)
         long wait_ms = (long)((next_sample - gf_time_mono_us()) / 1000);
         gf_session_wait(a->session, wait_ms < 1 ? 1 : wait_ms > 500 ? 500 : (int)wait_ms, &ev);
         serve_remote(a);
+        gf_remote_tick(a->remote);
         switch (ev.kind) {
         case GF_SEV_CONNECTED:
             connecting = 0;
@@ -384,6 +385,9 @@ static int run(struct agent *a)
             break;
         case GF_SEV_STATUS_ACK:
             gf_bundler_status_acked(a->bundler, ev.seq, ev.state);
+            break;
+        case GF_SEV_CMD_ACK:
+            gf_remote_result_acked(a->remote, ev.id);
             break;
         case GF_SEV_NONE:
             break;

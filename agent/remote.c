@@ -5,8 +5,12 @@
  * Results that cannot be published (the link is down when a command ends) wait in a small
  * queue and go out at the next connect: the request was acknowledged to the broker when it
  * arrived, so nobody would send it again, and the runner only republishes a result when a
- * duplicate request comes. Past GF_REMOTE_PENDING_MAX results the oldest is dropped (and
- * logged); the server then ends that command at its deadline.
+ * duplicate request comes. A final result also stays there until the server acknowledges
+ * it (an `ack` with cmd_id, after its COMMIT; the broker's PUBACK is not enough, since the
+ * server's MQTT client acknowledges a message when it reads it) and goes again after
+ * GF_REMOTE_RESEND_MIN_MS, doubling; the main loop calls gf_remote_tick. Past
+ * GF_REMOTE_PENDING_MAX results the oldest is dropped (and logged); the server then ends that
+ * command at its deadline.
  *
  * logs.tail is a log stream that is not followed and whose chunks stay here: its id starts
  * with "tail-", the chunk callback collects its lines for the waiting command instead of
@@ -37,7 +41,9 @@
 #include <string.h>
 #include <time.h>
 
-#define GF_REMOTE_PENDING_MAX 32           /* results kept while the session is down */
+#define GF_REMOTE_PENDING_MAX 32           /* results kept (unsent or unacknowledged) */
+#define GF_REMOTE_RESEND_MIN_MS 10000      /* a final result not acknowledged goes again */
+#define GF_REMOTE_RESEND_MAX_MS 300000     /* ... doubling up to this */
 #define GF_REMOTE_WAIT_MS 10000            /* a built-in waits this long for the main thread */
 #define GF_REMOTE_CHUNKS_INFLIGHT 64       /* log chunks unacknowledged per session */
 #define GF_REMOTE_TAILS 4                  /* logs.tail commands at a time */
@@ -54,10 +60,14 @@ struct tail {
     char reason[160];
 };
 
+/* A result kept: not sent yet, or final and not acknowledged by the server yet. */
 struct pending {
     char id[GF_CMD_ID_MAX + 1];
     char *json;
     size_t len;
+    int final;       /* kept until the server acknowledges it ({"cmd_id"} on ack) */
+    int64_t sent_us; /* when it was last published; 0: not yet */
+    long wait_ms;    /* a final one goes again this long after sent_us */
 };
 
 struct gf_remote {
@@ -108,78 +118,105 @@ static void session_release(struct gf_remote *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-static void keep_pending(struct gf_remote *r, const char *id, const char *json, size_t len)
+/* Keep p (its json is ours now) at the end of the queue; past GF_REMOTE_PENDING_MAX the
+ * oldest is dropped. r->mu held. */
+static void keep_locked(struct gf_remote *r, const struct pending *p)
 {
-    char *copy = gf_malloc(len + 1);
-
-    if (copy == NULL) {
-        return;
-    }
-    memcpy(copy, json, len);
-    copy[len] = '\0';
-    pthread_mutex_lock(&r->mu);
     if (r->npend == GF_REMOTE_PENDING_MAX) {
-        gf_log_warn("command result dropped: too many unsent", "id=%s", r->pend[0].id);
+        gf_log_warn("command result dropped: too many kept", "id=%s", r->pend[0].id);
         gf_free(r->pend[0].json);
         memmove(&r->pend[0], &r->pend[1], sizeof(r->pend[0]) * (GF_REMOTE_PENDING_MAX - 1));
         r->npend--;
     }
-    struct pending *p = &r->pend[r->npend++];
-    snprintf(p->id, sizeof(p->id), "%s", id ? id : "");
-    p->json = copy;
-    p->len = len;
-    pthread_mutex_unlock(&r->mu);
+    r->pend[r->npend++] = *p;
 }
 
-/* hooks->publish: the result now, or at the next connect. */
+/* hooks->publish: the result now, or at the next connect; a final one is also kept until
+ * the server acknowledges it (see the top). */
 static enum gf_err publish_result(void *ud, const char *id, const char *json, size_t len)
 {
     struct gf_remote *r = ud;
     struct gf_session *s = session_hold(r);
     int sent = s != NULL && gf_session_publish_result(s, id ? id : "", json, len) == GF_OK;
+    json_t *o = json_loadb(json, len, 0, NULL);
+    const char *status = json_string_value(json_object_get(o, "status"));
+    struct pending p = {0};
 
     if (s != NULL) {
         session_release(r);
     }
-    if (!sent) {
-        keep_pending(r, id, json, len);
+    p.final = status == NULL || strcmp(status, "running") != 0;
+    json_decref(o);
+    if (sent && !p.final) {
+        return GF_OK;
     }
+    if ((p.json = gf_malloc(len + 1)) == NULL) {
+        return GF_OK; /* the server ends the command at its deadline */
+    }
+    memcpy(p.json, json, len);
+    p.json[len] = '\0';
+    p.len = len;
+    snprintf(p.id, sizeof(p.id), "%s", id ? id : "");
+    p.sent_us = sent ? gf_time_mono_us() : 0;
+    p.wait_ms = GF_REMOTE_RESEND_MIN_MS;
+    pthread_mutex_lock(&r->mu);
+    keep_locked(r, &p);
+    pthread_mutex_unlock(&r->mu);
     return GF_OK;
 }
 
-/* Send the kept results, oldest first, one at a time and without r->mu (session_hold). One
- * that fails goes back to the front; if the queue filled up meanwhile it is the oldest, so
- * it is the one dropped. */
-static void flush_pending(struct gf_remote *r)
+/* Send the kept results that are due (never sent, or final and not acknowledged within their
+ * wait), oldest first, one at a time and without r->mu (session_hold). One that cannot be
+ * sent goes back to the front and ends the round. */
+static void resend_due(struct gf_remote *r)
 {
     struct gf_session *s = session_hold(r);
     struct pending p;
 
-    while (s != NULL) {
+    for (size_t round = 0; s != NULL && round < GF_REMOTE_PENDING_MAX; round++) {
+        int64_t now = gf_time_mono_us();
+        size_t i = 0;
         pthread_mutex_lock(&r->mu);
-        if (r->npend == 0) {
+        while (i < r->npend && r->pend[i].sent_us != 0 &&
+               now - r->pend[i].sent_us < r->pend[i].wait_ms * 1000LL) {
+            i++;
+        }
+        if (i == r->npend) {
             pthread_mutex_unlock(&r->mu);
             break;
         }
-        p = r->pend[0];
-        memmove(&r->pend[0], &r->pend[1], sizeof(r->pend[0]) * (r->npend - 1));
+        p = r->pend[i];
+        memmove(&r->pend[i], &r->pend[i + 1], sizeof(r->pend[0]) * (r->npend - i - 1));
         r->npend--;
         pthread_mutex_unlock(&r->mu);
-        if (gf_session_publish_result(s, p.id, p.json, p.len) == GF_OK) {
+        int sent = gf_session_publish_result(s, p.id, p.json, p.len) == GF_OK;
+        if (sent && !p.final) {
             gf_free(p.json);
             continue;
         }
+        if (sent && p.sent_us != 0) {
+            gf_log_info("command result not acknowledged; sent it again", "id=%s", p.id);
+            p.wait_ms =
+                p.wait_ms * 2 > GF_REMOTE_RESEND_MAX_MS ? GF_REMOTE_RESEND_MAX_MS : p.wait_ms * 2;
+        }
+        if (sent) {
+            p.sent_us = now;
+        }
         pthread_mutex_lock(&r->mu);
-        if (r->npend == GF_REMOTE_PENDING_MAX) {
-            gf_log_warn("command result dropped: too many unsent", "id=%s", p.id);
-            gf_free(p.json);
-        } else {
+        if (sent) {
+            keep_locked(r, &p);                        /* until the server acknowledges it */
+        } else if (r->npend < GF_REMOTE_PENDING_MAX) { /* back to the front */
             memmove(&r->pend[1], &r->pend[0], sizeof(r->pend[0]) * r->npend);
             r->pend[0] = p;
             r->npend++;
+        } else { /* the queue filled up meanwhile: p is the oldest */
+            gf_log_warn("command result dropped: too many kept", "id=%s", p.id);
+            gf_free(p.json);
         }
         pthread_mutex_unlock(&r->mu);
-        break;
+        if (!sent) {
+            break;
+        }
     }
     if (s != NULL) {
         session_release(r);
@@ -538,8 +575,31 @@ void gf_remote_session(struct gf_remote *r, struct gf_session *s)
 
 void gf_remote_connected(struct gf_remote *r)
 {
-    flush_pending(r);
+    resend_due(r);
     gf_logs_kick(r->logs);
+}
+
+void gf_remote_tick(struct gf_remote *r)
+{
+    resend_due(r);
+}
+
+/* Every kept copy goes (a duplicate request republishes a result). An ack that comes while
+ * resend_due has its result out of the queue (a publish call's microseconds) is missed: that
+ * costs one more send and one more ack. */
+void gf_remote_result_acked(struct gf_remote *r, const char *id)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->npend;) {
+        if (r->pend[i].final && strcmp(r->pend[i].id, id) == 0) {
+            gf_free(r->pend[i].json);
+            memmove(&r->pend[i], &r->pend[i + 1], sizeof(r->pend[0]) * (r->npend - i - 1));
+            r->npend--;
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 enum gf_remote_want gf_remote_wanted(struct gf_remote *r)

@@ -44,6 +44,14 @@ void gf_remote_request(struct gf_remote *r, const void *payload, size_t len, lon
 /* The broker is reachable again: retry log chunks now. */
 void gf_remote_connected(struct gf_remote *r);
 
+/* Main thread, every turn of its loop: send again the final results the server has not
+ * acknowledged in time (and any not sent yet). */
+void gf_remote_tick(struct gf_remote *r);
+
+/* The server acknowledged the final result of command id (an `ack` with cmd_id): it is no
+ * longer sent again. Any thread. */
+void gf_remote_result_acked(struct gf_remote *r, const char *id);
+
 /* Main thread: what a built-in waits for (GF_REMOTE_NONE: nothing). */
 enum gf_remote_want gf_remote_wanted(struct gf_remote *r);
 

@@ -156,6 +156,7 @@ static int on_message(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
     json_t *a = json_loadb(m->payload, (size_t)m->payloadlen, 0, &jerr);
     const char *boot = json_string_value(json_object_get(a, "boot_id"));
     const char *state = json_string_value(json_object_get(a, "state"));
+    const char *cmd = json_string_value(json_object_get(a, "cmd_id"));
     json_t *seq = json_object_get(a, "seq"), *gen = json_object_get(a, "status_gen");
 
     if (boot != NULL && json_is_integer(seq) && json_integer_value(seq) > 0) {
@@ -168,6 +169,10 @@ static int on_message(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
         ev.kind = GF_SEV_STATUS_ACK;
         snprintf(ev.state, sizeof(ev.state), "%s", state);
         ev.seq = (uint64_t)json_integer_value(gen);
+        post(s, &ev);
+    } else if (cmd != NULL && cmd[0] != '\0' && strlen(cmd) < sizeof(ev.id)) {
+        ev.kind = GF_SEV_CMD_ACK;
+        snprintf(ev.id, sizeof(ev.id), "%s", cmd);
         post(s, &ev);
     } else {
         gf_log_warn("malformed ack ignored", "topic=%s", topic);

@@ -25,12 +25,14 @@ enum gf_session_event_kind {
     GF_SEV_AUTH,       /* the broker refused our credentials: fetch new ones */
     GF_SEV_ACK,        /* the server committed telemetry up to seq of boot_id */
     GF_SEV_STATUS_ACK, /* the server committed the final bundle status `state` of gen seq */
+    GF_SEV_CMD_ACK,    /* the server committed the final result of command `id` */
 };
 
 struct gf_session_event {
     enum gf_session_event_kind kind;
     char boot_id[64]; /* GF_SEV_ACK */
     char state[16];   /* GF_SEV_STATUS_ACK */
+    char id[72];      /* GF_SEV_CMD_ACK */
     uint64_t seq;     /* GF_SEV_ACK: telemetry seq; GF_SEV_STATUS_ACK: the assignment's gen */
 };
 

@@ -7,11 +7,11 @@
  * deadlock and never both pass the de-duplication check), presence events in arrival order
  * (gf_node_seen: the session-number rule), births, one statement for all health records,
  * one for last-seen. After COMMIT it publishes an ack per (node, boot) and one per final
- * bundle status. While the desired outbox has a backlog, writers give way to it for a while
- * (give_way, ingest.h). A database failure keeps the batch and retries it with backoff, so
- * nothing taken off the broker is lost while the server lives; if the server dies instead,
- * the agents resend what was not acknowledged (health samples and final bundle statuses;
- * docs/internals/ingest.md, "What a crash of the server loses", for the rest).
+ * bundle status or command result. While the desired outbox has a backlog, writers give way to it
+ * for a while (give_way, ingest.h). A database failure keeps the batch and retries it with backoff,
+ * so nothing taken off the broker is lost while the server lives; if the server dies instead, the
+ * agents resend what was not acknowledged (health samples, final bundle statuses and command
+ * results; docs/internals/ingest.md, "What a crash of the server loses").
  */
 #define GF_LOG_MODULE "ingest"
 
@@ -756,34 +756,55 @@ static void send_acks(struct gf_ingest *ing, struct batch *b, struct item **item
     }
 }
 
-/* Publish an ack per final bundle status that names its assignment (gen): the agent keeps the
- * status and sends it again until this ack comes, since paho acknowledged the message to the
- * broker when it was read, before this commit (docs/internals/ingest.md). */
-static void send_status_acks(struct gf_ingest *ing, struct batch *b, struct item **items)
+/* Publish payload (n bytes; n < 0 or past cap: it did not fit) on node's ack topic, on the
+ * session its last message of the batch came in on. */
+static void ack_node(struct gf_ingest *ing, struct batch *b, struct item **items, const char *node,
+                     const char *payload, int n, size_t cap)
 {
-    char topic[80], payload[96];
+    const json_t *idx = json_object_get(b->node_conn, node);
+    char topic[80];
+
+    if (idx == NULL) {
+        return;
+    }
+    snprintf(topic, sizeof(topic), "gf/v1/n/%s/ack", node);
+    if (n > 0 && (size_t)n < cap &&
+        gf_mconn_publish(items[json_integer_value(idx)]->conn, topic, payload, (size_t)n, 1, 0) ==
+            GF_OK) {
+        atomic_fetch_add(&ing->acks, 1);
+    } else {
+        atomic_fetch_add(&ing->ack_failures, 1); /* the agent sends it again */
+    }
+}
+
+/* Publish an ack per final bundle status that names its assignment (gen) and per final
+ * command result: the agent keeps them and sends them again until this ack comes, since paho
+ * acknowledged the message to the broker when it was read, before this commit
+ * (docs/internals/ingest.md). */
+static void send_final_acks(struct gf_ingest *ing, struct batch *b, struct item **items)
+{
+    char payload[96];
     size_t i;
     json_t *ev;
 
-    json_array_foreach(b->bundles, i, ev)
-    {
-        const char *node = json_string_value(json_object_get(ev, "n"));
+    json_array_foreach(b->bundles, i, ev) {
         const char *state = json_string_value(json_object_get(ev, "state"));
-        const json_t *gen = json_object_get(ev, "gen"), *idx = json_object_get(b->node_conn, node);
-        if (gen == NULL || idx == NULL ||
-            (strcmp(state, "applied") != 0 && strcmp(state, "failed") != 0 &&
-             strcmp(state, "rolled_back") != 0)) {
-            continue;
+        const json_t *gen = json_object_get(ev, "gen");
+        if (gen != NULL && (strcmp(state, "applied") == 0 || strcmp(state, "failed") == 0 ||
+                            strcmp(state, "rolled_back") == 0)) {
+            int n = snprintf(payload, sizeof(payload), "{\"status_gen\":%lld,\"state\":\"%s\"}",
+                             (long long)json_integer_value(gen), state);
+            ack_node(ing, b, items, json_string_value(json_object_get(ev, "n")), payload, n,
+                     sizeof(payload));
         }
-        snprintf(topic, sizeof(topic), "gf/v1/n/%s/ack", node);
-        int n = snprintf(payload, sizeof(payload), "{\"status_gen\":%lld,\"state\":\"%s\"}",
-                         (long long)json_integer_value(gen), state);
-        if (n > 0 && (size_t)n < sizeof(payload) &&
-            gf_mconn_publish(items[json_integer_value(idx)]->conn, topic, payload, (size_t)n, 1,
-                             0) == GF_OK) {
-            atomic_fetch_add(&ing->acks, 1);
-        } else {
-            atomic_fetch_add(&ing->ack_failures, 1); /* the agent sends the status again */
+    }
+    json_array_foreach(b->cmdres, i, ev) {
+        const char *id = json_string_value(json_object_get(ev, "id"));
+        const char *status = json_string_value(json_object_get(ev, "status"));
+        if (id != NULL && status != NULL && strcmp(status, "running") != 0) {
+            int n = snprintf(payload, sizeof(payload), "{\"cmd_id\":\"%s\"}", id);
+            ack_node(ing, b, items, json_string_value(json_object_get(ev, "n")), payload, n,
+                     sizeof(payload));
         }
     }
 }
@@ -938,7 +959,7 @@ static void *writer(void *arg)
                 gf_log_debug("batch committed", "messages=%zu ms=%lld", n,
                              (long long)took / 1000);
                 send_acks(ing, &b, items, acks);
-                send_status_acks(ing, &b, items);
+                send_final_acks(ing, &b, items);
                 PQclear(acks);
                 break;
             }

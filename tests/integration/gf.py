@@ -554,6 +554,27 @@ class Server:
     def scalar(self, query):
         return self.pg.scalar(query, self.db)
 
+    def hold_lock(self, query):
+        """A psql session that runs query (a SELECT ... FOR UPDATE returning one row) in a
+        transaction it keeps open: the server's statements on those rows wait behind it.
+        Close the returned process's stdin to end it."""
+        pg = self.pg
+        p = subprocess.Popen(
+            [os.path.join(pg.bindir, "psql") if pg.bindir else "psql", "-X", "-q", "-A", "-t",
+             "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d", self.db],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        p.stdin.write(f"BEGIN;\n{query};\n")
+        p.stdin.flush()
+        line = p.stdout.readline()
+        if not line.strip():
+            raise AssertionError(f"lock not taken: {query!r}: {line!r}")
+        return p
+
+    def lock_waiters(self):
+        """How many of this database's sessions wait for a lock right now."""
+        return int(self.scalar("SELECT count(*) FROM pg_stat_activity"
+                               " WHERE wait_event_type = 'Lock' AND datname = current_database()"))
+
     def metric(self, name):
         """The value of an unlabelled counter or gauge on GET /metrics: an int, a float when
         it has a fraction (seconds), None if absent."""

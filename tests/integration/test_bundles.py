@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import time
 import uuid
 
@@ -610,20 +609,6 @@ class BundleAgentTest(gf.GfTestCase):
             self.agent.env = None
             self.agent.start()
 
-    def hold_node_lock(self):
-        """A transaction holding the node's row (FOR UPDATE): the ingest's transactions,
-        which lock it too, wait behind it. Close the returned psql's stdin to end it."""
-        pg = self.srv.pg
-        p = subprocess.Popen(
-            [os.path.join(pg.bindir, "psql") if pg.bindir else "psql", "-X", "-q", "-A", "-t",
-             "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d", self.srv.db],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        p.stdin.write(f"BEGIN;\nSELECT 'locked' FROM nodes WHERE id = '{self.node_id}'"
-                      " FOR UPDATE;\n")
-        p.stdin.flush()
-        self.assertEqual(p.stdout.readline().strip(), "locked")
-        return p
-
     def test_8_final_status_survives_a_server_crash(self):
         """The server's MQTT client acknowledges a message to the broker when it reads it,
         before the COMMIT, so a server killed in between loses a status the broker counts as
@@ -634,15 +619,13 @@ class BundleAgentTest(gf.GfTestCase):
         b = self.upload(b"v8\n", meta={"actions": ["slow:svc"]})  # applying lasts 2 s
         self.assign(b)
         self.wait_state({"applying"}, version=b["version"])
-        lock = self.hold_node_lock()
+        lock = self.srv.hold_lock(f"SELECT id FROM nodes WHERE id = '{self.node_id}' FOR UPDATE")
         try:
             # The agent reports `applied`; the server reads it (PUBACK) and its ingest
             # transaction waits for the node's row.
             mark = f"bundle={b['id']} version={b['version']} state=applied"
             gf.wait_for(lambda: mark in self.agent.text(), what="the agent's applied report")
-            gf.wait_for(lambda: self.srv.scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND datname = current_database()") != "0", what="the ingest waiting")
+            gf.wait_for(lambda: self.srv.lock_waiters() > 0, what="the ingest waiting")
             time.sleep(1)
             db, state = self.srv.db, self.srv.state_dir
             self.srv.stop(sig=signal.SIGKILL)

@@ -9,7 +9,8 @@ is killed with its whole process group (`timed_out`); a command to an offline no
 once when the node returns before the deadline, and never when it returns after it
 (`expired`); a request delivered twice runs once; a batch over a label selector runs on
 every matching node with at most `concurrency` at a time; bad requests are refused with a
-precise error and store nothing.
+precise error and store nothing. CrashTest: a final result the server read but had not
+committed when it was killed is sent again by the agent and stored.
 """
 
 import json
@@ -311,6 +312,74 @@ class CommandsTest(gf.GfTestCase):
                              headers={"Idempotency-Key": key}).expect(202).json
         self.assertEqual(r1["id"], r2["id"])
         self.wait_done(r1["id"])
+
+
+class CrashTest(gf.GfTestCase):
+    """The server's MQTT client acknowledges a message to the broker when it reads it, before
+    the COMMIT, so a server killed in between loses a result the broker counts as delivered.
+    The agent keeps a final result until the server acknowledges it after the COMMIT."""
+    start_server = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.broker = gf.Broker().start()
+        cls.srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="cmdcrash").start()
+        admin = cls.srv.admin()
+        t = gf.make_tenant(admin)
+        pid = gf.make_project(admin, t["id"])["id"]
+        admin.post(f"/projects/{pid}/clusters", cls.broker.cluster_body()).expect(201)
+        token = admin.post(f"/projects/{pid}/enrollment-tokens",
+                           {"auto_accept": True}).expect(201).json["secret"]
+        work = os.path.join(cls.srv.tmp, gf.uniq("cmdwork"))
+        os.makedirs(work)
+        slow = script(os.path.join(work, "slow.sh"), "sleep 2\necho slow done\n")
+        commands = os.path.join(work, "commands.conf")
+        with open(commands, "w") as f:
+            f.write(f"service.slow = {slow}\n")
+        cls.agent = gf.Agent(cls.srv, token, extra=("--commands_file", commands)).start()
+        cls.node = gf.wait_for(lambda: os.path.exists(os.path.join(cls.agent.dir, "state",
+                                                                   "node.json"))
+                               and cls.agent.node_id(), what="node.json")
+        gf.wait_for(lambda: admin.get(f"/nodes/{cls.node}").json["online"], what="online")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.agent.proc and cls.agent.proc.poll() is None:
+            cls.agent.proc.kill()
+        super().tearDownClass()
+        cls.broker.stop()
+
+    def state(self, cid):
+        return self.srv.scalar(f"SELECT state FROM commands WHERE id = '{cid}'")
+
+    def test_final_result_survives_a_server_crash(self):
+        admin = self.srv.admin()
+        cid = admin.post(f"/nodes/{self.node}/commands",
+                         {"name": "service.slow", "timeout_s": 120}).expect(202).json["id"]
+        gf.wait_for(lambda: self.state(cid) == "running", what="the command running")
+        lock = self.srv.hold_lock(f"SELECT id FROM nodes WHERE id = '{self.node}' FOR UPDATE")
+        try:
+            # The agent publishes the result; the server reads it (PUBACK) and its ingest
+            # transaction waits for the node's row.
+            gf.wait_for(lambda: f"msg=\"command finished\" id={cid}" in self.agent.text(),
+                        what="the agent's result")
+            gf.wait_for(lambda: self.srv.lock_waiters() > 0, what="the ingest waiting")
+            time.sleep(1)
+            db, state = self.srv.db, self.srv.state_dir
+            self.srv.stop(sig=signal.SIGKILL)
+        finally:
+            lock.stdin.close()
+            lock.wait(10)
+        self.assertEqual(self.state(cid), "running")
+        type(self).srv = gf.Server(db=db, name="cmdcrash-2", extra_args=(
+            "--fleet_interval_ms", "100", "--state_dir", state)).start()
+        gf.wait_for(lambda: self.state(cid) == "succeeded", timeout=60,
+                    what="the result stored after the resend")
+        c = self.srv.admin().get(f"/commands/{cid}").expect(200).json
+        self.assertIn("slow done", c["output"])
+        self.assertIn(f"command result not acknowledged; sent it again\" id={cid}",
+                      self.agent.text())
 
 
 if __name__ == "__main__":
