@@ -575,6 +575,21 @@ class Server:
         return int(self.scalar("SELECT count(*) FROM pg_stat_activity"
                                " WHERE wait_event_type = 'Lock' AND datname = current_database()"))
 
+    def kill_with_uncommitted(self, node_id, sent, what):
+        """SIGKILL this server while a message from node_id is read (so acknowledged to the
+        broker) but not committed: the node's row is locked so the ingest's transaction
+        waits, sent() says the agent published the message, then a second for it to arrive;
+        the kill, then the lock released (that transaction never commits)."""
+        lock = self.hold_lock(f"SELECT id FROM nodes WHERE id = '{node_id}' FOR UPDATE")
+        try:
+            wait_for(sent, what=what)
+            wait_for(lambda: self.lock_waiters() > 0, what="the ingest waiting for the lock")
+            time.sleep(1)
+            self.stop(sig=signal.SIGKILL)
+        finally:
+            lock.stdin.close()
+            lock.wait(10)
+
     def metric(self, name):
         """The value of an unlabelled counter or gauge on GET /metrics: an int, a float when
         it has a fraction (seconds), None if absent."""

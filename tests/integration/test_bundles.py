@@ -619,19 +619,10 @@ class BundleAgentTest(gf.GfTestCase):
         b = self.upload(b"v8\n", meta={"actions": ["slow:svc"]})  # applying lasts 2 s
         self.assign(b)
         self.wait_state({"applying"}, version=b["version"])
-        lock = self.srv.hold_lock(f"SELECT id FROM nodes WHERE id = '{self.node_id}' FOR UPDATE")
-        try:
-            # The agent reports `applied`; the server reads it (PUBACK) and its ingest
-            # transaction waits for the node's row.
-            mark = f"bundle={b['id']} version={b['version']} state=applied"
-            gf.wait_for(lambda: mark in self.agent.text(), what="the agent's applied report")
-            gf.wait_for(lambda: self.srv.lock_waiters() > 0, what="the ingest waiting")
-            time.sleep(1)
-            db, state = self.srv.db, self.srv.state_dir
-            self.srv.stop(sig=signal.SIGKILL)
-        finally:
-            lock.stdin.close()
-            lock.wait(10)
+        mark = f"bundle={b['id']} version={b['version']} state=applied"
+        db, state = self.srv.db, self.srv.state_dir
+        self.srv.kill_with_uncommitted(self.node_id, lambda: mark in self.agent.text(),
+                                       "the agent's applied report")
         self.assertEqual(self.srv.scalar(
             f"SELECT state FROM node_bundles WHERE node_id = '{self.node_id}'"), "applying")
         type(self).srv = gf.Server(db=db, name="bundles-2", extra_args=(

@@ -358,19 +358,10 @@ class CrashTest(gf.GfTestCase):
         cid = admin.post(f"/nodes/{self.node}/commands",
                          {"name": "service.slow", "timeout_s": 120}).expect(202).json["id"]
         gf.wait_for(lambda: self.state(cid) == "running", what="the command running")
-        lock = self.srv.hold_lock(f"SELECT id FROM nodes WHERE id = '{self.node}' FOR UPDATE")
-        try:
-            # The agent publishes the result; the server reads it (PUBACK) and its ingest
-            # transaction waits for the node's row.
-            gf.wait_for(lambda: f"msg=\"command finished\" id={cid}" in self.agent.text(),
-                        what="the agent's result")
-            gf.wait_for(lambda: self.srv.lock_waiters() > 0, what="the ingest waiting")
-            time.sleep(1)
-            db, state = self.srv.db, self.srv.state_dir
-            self.srv.stop(sig=signal.SIGKILL)
-        finally:
-            lock.stdin.close()
-            lock.wait(10)
+        db, state = self.srv.db, self.srv.state_dir
+        self.srv.kill_with_uncommitted(
+            self.node, lambda: f"msg=\"command finished\" id={cid}" in self.agent.text(),
+            "the agent's result")
         self.assertEqual(self.state(cid), "running")
         type(self).srv = gf.Server(db=db, name="cmdcrash-2", extra_args=(
             "--fleet_interval_ms", "100", "--state_dir", state)).start()
