@@ -106,3 +106,8 @@ void gf_agent_config_free(struct gf_agent_config *cfg)
 {
     gf_conf_free(&gf_agent_config_table, cfg);
 }
+
+long gf_agent_resend_ms(const struct gf_agent_config *cfg)
+{
+    return (cfg->keepalive * 2 > 10 ? cfg->keepalive * 2 : 10) * 1000L;
+}

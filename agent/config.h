@@ -51,4 +51,8 @@ enum gf_err gf_agent_config_load(struct gf_agent_config *cfg, int argc, char **a
 
 void gf_agent_config_free(struct gf_agent_config *cfg);
 
+/* How long the agent waits for the server's ack before it sends a message again (a health
+ * batch, a final bundle report): twice the keep-alive, at least 10 s, in milliseconds. */
+long gf_agent_resend_ms(const struct gf_agent_config *cfg);
+
 #endif

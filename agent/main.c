@@ -307,7 +307,7 @@ static int open_session(struct agent *a)
 static int run(struct agent *a)
 {
     int64_t next_sample = gf_time_mono_us(), reconnect_at = 0;
-    int64_t resend_us = (a->cfg.keepalive * 2 > 10 ? a->cfg.keepalive * 2 : 10) * 1000000LL;
+    int64_t resend_us = gf_agent_resend_ms(&a->cfg) * 1000LL;
     long backoff = BACKOFF_MIN_MS;
     int connecting = 0;
 

@@ -84,12 +84,6 @@ struct gf_bundler {
 
 /* ------------------------------------------------------------------ reports */
 
-/* The resend timeout of health batches (main.c): twice the keep-alive, at least 10 s. */
-static long resend_ms(const struct gf_bundler *b)
-{
-    return (b->cfg->keepalive * 2 > 10 ? b->cfg->keepalive * 2 : 10) * 1000L;
-}
-
 /* Report state (reason may be NULL). final: keep until acknowledged (see the top). */
 static void report(struct gf_bundler *b, const struct desired *d, const char *state,
                    const char *reason, int final)
@@ -128,7 +122,7 @@ static void report(struct gf_bundler *b, const struct desired *d, const char *st
         b->final_gen = d->gen;
         snprintf(b->final_state, sizeof(b->final_state), "%s", state);
         b->final_sent = ok ? gf_time_mono_us() : 0;
-        b->final_wait_ms = resend_ms(b);
+        b->final_wait_ms = gf_agent_resend_ms(b->cfg);
     }
     pthread_mutex_unlock(&b->pub_mu);
 }

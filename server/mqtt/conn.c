@@ -148,14 +148,20 @@ static void on_connected(void *ctx, char *cause)
     }
 }
 
+/* Not connected any more: a gf_mconn_flush waiting gives up at once. */
+static void mark_down(struct gf_mconn *c)
+{
+    atomic_store(&c->connected, 0);
+    pthread_mutex_lock(&c->wmu);
+    pthread_cond_broadcast(&c->wcv);
+    pthread_mutex_unlock(&c->wmu);
+}
+
 static void on_lost(void *ctx, char *cause)
 {
     struct gf_mconn *c = ctx;
 
-    atomic_store(&c->connected, 0);
-    pthread_mutex_lock(&c->wmu);
-    pthread_cond_broadcast(&c->wcv); /* gf_mconn_flush gives up on a lost connection */
-    pthread_mutex_unlock(&c->wmu);
+    mark_down(c);
     gf_log_warn("connection lost", "conn=%s cause=%s", c->label, cause ? cause : "-");
 }
 
@@ -168,10 +174,7 @@ static void on_disconnected(void *ctx, MQTTProperties *props, enum MQTTReasonCod
     struct gf_mconn *c = ctx;
 
     (void)props;
-    atomic_store(&c->connected, 0);
-    pthread_mutex_lock(&c->wmu);
-    pthread_cond_broadcast(&c->wcv);
-    pthread_mutex_unlock(&c->wmu);
+    mark_down(c);
     gf_log_warn("disconnected by the broker", "conn=%s reason=%d (%s)", c->label, (int)reason,
                 MQTTReasonCode_toString(reason));
 }

@@ -208,24 +208,19 @@ static json_t *acl(const char *type, const char *topic)
 }
 
 /* What the account should be, as a fingerprint kept in its textdescription: "gatefleet " and
- * the hex of a BLAKE2b-128 of the password, client id, role and topic root. The password is
- * a 24-byte random-looking derived secret, so its hash gives nothing away to whoever can read
- * the broker's client list. */
+ * the SHA-256 (hex) of the password, client id, role and topic root, one per line (none has a
+ * newline). The password is a 24-byte derived secret, so its hash gives nothing away to
+ * whoever can read the broker's client list. cap >= 75. */
 static void fingerprint(const char *password, const char *client_id, const char *role,
                         const char *topic_root, char *out, size_t cap)
 {
-    const char *parts[4] = {password, client_id ? client_id : "", role, topic_root};
-    unsigned char h[16];
-    crypto_generichash_state st;
+    char text[400];
 
-    crypto_generichash_init(&st, NULL, 0, sizeof(h));
-    for (size_t i = 0; i < 4; i++) {
-        crypto_generichash_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
-    }
-    crypto_generichash_final(&st, h, sizeof(h));
+    snprintf(text, sizeof(text), "%s\n%s\n%s\n%s", password, client_id ? client_id : "", role,
+             topic_root);
     snprintf(out, cap, "gatefleet ");
-    sodium_bin2hex(out + strlen(out), cap - strlen(out), h, sizeof(h));
-    sodium_memzero(&st, sizeof(st));
+    gf_sha256_hex(out + strlen(out), cap - strlen(out), text, strlen(text));
+    sodium_memzero(text, sizeof(text));
 }
 
 /* Is the getClient answer in resp[2] the account as wanted (fingerprint and role)? */
@@ -258,7 +253,7 @@ static enum gf_err ds_ensure(struct gf_broker *b, const char *username, const ch
                              const char *client_id, const char *topic_root, struct gf_diag *diag)
 {
     static const char *const ok_create[] = {"already exists", "already has", NULL};
-    char role[96], pattern[128], shared[160], desc[48];
+    char role[96], pattern[128], shared[160], desc[80];
     json_t *resp = NULL;
     enum gf_err err;
 

@@ -726,36 +726,6 @@ fail:
     return err;
 }
 
-/* Publish an ack per (node, boot) row; stored counts from the last column. */
-static void send_acks(struct gf_ingest *ing, struct batch *b, struct item **items, PGresult *acks)
-{
-    int rows = acks ? PQntuples(acks) : 0;
-    char topic[80], payload[160];
-
-    for (int r = 0; r < rows; r++) {
-        const char *node = PQgetvalue(acks, r, 0);
-        const json_t *idx = json_object_get(b->node_conn, node);
-        if (idx == NULL) {
-            continue;
-        }
-        struct gf_mconn *conn = items[json_integer_value(idx)]->conn;
-        snprintf(topic, sizeof(topic), "gf/v1/n/%s/ack", node);
-        int n = snprintf(payload, sizeof(payload), "{\"boot_id\":\"%s\",\"seq\":%s}",
-                         PQgetvalue(acks, r, 1), PQgetvalue(acks, r, 2));
-        if (n > 0 && (size_t)n < sizeof(payload) &&
-            gf_mconn_publish(conn, topic, payload, (size_t)n, 1, 0) == GF_OK) {
-            atomic_fetch_add(&ing->acks, 1);
-        } else {
-            atomic_fetch_add(&ing->ack_failures, 1); /* the agent resends; stored once */
-        }
-    }
-    if (rows > 0) {
-        unsigned long long stored = strtoull(PQgetvalue(acks, 0, 3), NULL, 10);
-        atomic_fetch_add(&ing->stored, stored);
-        atomic_fetch_add(&ing->duplicates, b->nrecs - stored);
-    }
-}
-
 /* Publish payload (n bytes; n < 0 or past cap: it did not fit) on node's ack topic, on the
  * session its last message of the batch came in on. */
 static void ack_node(struct gf_ingest *ing, struct batch *b, struct item **items, const char *node,
@@ -773,7 +743,25 @@ static void ack_node(struct gf_ingest *ing, struct batch *b, struct item **items
             GF_OK) {
         atomic_fetch_add(&ing->acks, 1);
     } else {
-        atomic_fetch_add(&ing->ack_failures, 1); /* the agent sends it again */
+        atomic_fetch_add(&ing->ack_failures, 1); /* the agent sends it again (stored once) */
+    }
+}
+
+/* Publish an ack per (node, boot) row; stored counts from the last column. */
+static void send_acks(struct gf_ingest *ing, struct batch *b, struct item **items, PGresult *acks)
+{
+    int rows = acks ? PQntuples(acks) : 0;
+    char payload[160];
+
+    for (int r = 0; r < rows; r++) {
+        int n = snprintf(payload, sizeof(payload), "{\"boot_id\":\"%s\",\"seq\":%s}",
+                         PQgetvalue(acks, r, 1), PQgetvalue(acks, r, 2));
+        ack_node(ing, b, items, PQgetvalue(acks, r, 0), payload, n, sizeof(payload));
+    }
+    if (rows > 0) {
+        unsigned long long stored = strtoull(PQgetvalue(acks, 0, 3), NULL, 10);
+        atomic_fetch_add(&ing->stored, stored);
+        atomic_fetch_add(&ing->duplicates, b->nrecs - stored);
     }
 }
 
