@@ -38,6 +38,11 @@ struct gf_mconn {
     pthread_mutex_t wmu;
     pthread_cond_t wcv;
     unsigned long sent, done;
+    /* While someone waits (waiters > 0), completions wake them only once no more than
+     * wake_at publishes are in flight: a full window is refilled in one go, not one
+     * context switch per acknowledgement. */
+    unsigned waiters;
+    unsigned long wake_at;
     atomic_uint receive_max; /* the broker's, from its last CONNACK (20 until one came) */
     /* The connect (its number in connects) whose CONNACK said Session Present; 0: none.
      * paho reports the CONNACK of the first connect only (not of automatic reconnects). */
@@ -55,8 +60,31 @@ static void publish_done(struct gf_mconn *c, int token, unsigned char outcome)
     }
     pthread_mutex_lock(&c->wmu);
     c->done++;
-    pthread_cond_broadcast(&c->wcv);
+    if (c->waiters > 0 && c->sent - c->done <= c->wake_at) {
+        pthread_cond_broadcast(&c->wcv);
+    }
     pthread_mutex_unlock(&c->wmu);
+}
+
+/* Wait (wmu held) until at most below publishes are in flight, or until, or the session is
+ * down when down_stops. */
+static enum gf_err wait_inflight(struct gf_mconn *c, unsigned long below,
+                                 const struct timespec *until, int down_stops)
+{
+    enum gf_err err = GF_OK;
+
+    c->waiters++;
+    c->wake_at = below > c->wake_at ? below : c->wake_at;
+    while (err == GF_OK && c->sent - c->done > below) {
+        if ((down_stops && !atomic_load(&c->connected)) ||
+            pthread_cond_timedwait(&c->wcv, &c->wmu, until) != 0) {
+            err = GF_ERR_TIMEOUT;
+        }
+    }
+    if (--c->waiters == 0) {
+        c->wake_at = 0;
+    }
+    return err;
 }
 
 static void on_publish_ok(void *ctx, MQTTAsync_successData5 *r)
@@ -343,10 +371,8 @@ enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long
     enum gf_err err = GF_OK;
 
     pthread_mutex_lock(&c->wmu);
-    while (err == GF_OK && c->sent - c->done >= max_inflight) {
-        if (pthread_cond_timedwait(&c->wcv, &c->wmu, &until) != 0) {
-            err = GF_ERR_TIMEOUT;
-        }
+    if (c->sent - c->done >= max_inflight) { /* full: on again once half of it is answered */
+        err = wait_inflight(c, max_inflight / 2, &until, 0);
     }
     pthread_mutex_unlock(&c->wmu);
     return err;
@@ -355,14 +381,10 @@ enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long
 enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms)
 {
     struct timespec until = deadline_in(timeout_ms);
-    enum gf_err err = GF_OK;
+    enum gf_err err;
 
     pthread_mutex_lock(&c->wmu);
-    while (err == GF_OK && c->sent != c->done) {
-        if (!atomic_load(&c->connected) || pthread_cond_timedwait(&c->wcv, &c->wmu, &until) != 0) {
-            err = GF_ERR_TIMEOUT;
-        }
-    }
+    err = wait_inflight(c, 0, &until, 1);
     pthread_mutex_unlock(&c->wmu);
     return err;
 }

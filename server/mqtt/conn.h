@@ -78,8 +78,10 @@ enum gf_err gf_mconn_publish_req(struct gf_mconn *c, const char *topic, const vo
 /* The broker's Receive Maximum from its last CONNACK (20 before the first). */
 unsigned gf_mconn_receive_max(const struct gf_mconn *c);
 
-/* Wait up to timeout_ms until fewer than max_inflight publishes of this session are
- * unacknowledged (GF_ERR_TIMEOUT otherwise). Publishing past the broker's Receive Maximum
+/* Returns at once while fewer than max_inflight publishes of this session are
+ * unacknowledged; at max_inflight, waits up to timeout_ms until no more than half of them
+ * are (GF_ERR_TIMEOUT otherwise), so that a full window is refilled in one go rather than
+ * one wake-up per acknowledgement. Publishing past the broker's Receive Maximum
  * makes paho park messages until its send thread wakes up by itself (up to a second). */
 enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long timeout_ms);
 
