@@ -11,7 +11,9 @@ rolled_back, hang -> downloading, ignore -> still pending, fail-once -> failed, 
 when the assignment is made again (a higher gen). A node taken offline on stdin before the
 assignment, and a node whose behaviour drops the connection when its desired arrives, both
 show offline on the server (the broker's Will), then come back with `online` and report
-applied for the retained desired. No desired message arrives twice.
+applied for the retained desired. No desired message arrives twice. Like the agent, a
+simulated node keeps its final status until the server acknowledges it after its COMMIT:
+a server killed in between loses nothing (last test: it replaces the class's server).
 """
 
 import os
@@ -36,6 +38,7 @@ class FleetSimRolloutTest(gf.GfTestCase):
         cls.srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="rollout").start()
         cls.admin, _, cls.pid, nodes = fleet_project(cls.srv, cls.broker, len(BEHAVIOURS),
                                                      timeout=60)
+        cls.nodes = nodes
         cls.ids = [n for n, _ in nodes]
         cls.by = {b or "default": nid for b, (nid, _) in zip(BEHAVIOURS, nodes)}
         cls.by["control"] = cls.ids[6]
@@ -176,6 +179,57 @@ class FleetSimRolloutTest(gf.GfTestCase):
         self.assertEqual(self.srv.scalar(
             f"SELECT reason FROM node_presence WHERE node_id = '{by['default']}'"
             f" ORDER BY id DESC LIMIT 1"), "shutdown")
+
+    def test_z_final_status_survives_a_server_crash(self):
+        """The server's MQTT client acknowledges a status to the broker when it reads it,
+        before its COMMIT: one killed in between has lost it for good. As the agent does
+        (test_bundles test_8), the simulated node keeps its final status until the server's
+        `ack` {status_gen, state} and sends it again (--resend-ms). The restarted server
+        resumes its broker session, so it does not publish the desired message again, which
+        would have made the node report again anyway."""
+        nid, pw = self.nodes[0]
+        creds = os.path.join(self.broker.dir, "creds-crash.txt")
+        with open(creds, "w") as f:
+            f.write(f"{nid} {pw}\n")
+        sim = Sim([self.sim_bin, "--mode", "fleet", "--creds", creds, "--broker",
+                   f"127.0.0.1:{self.broker.port}", "--events", "--step-ms", "2000",
+                   "--resend-ms", "1000"])
+        try:
+            gf.wait_for(lambda: self.node(nid)["online"], timeout=20, what="node online")
+            b = gf.upload_bundle(self.admin, self.pid, {"name": "simcrash", "actions": []},
+                                 [("etc/sim.conf", b"crash=1\n")]).expect(201).json
+            self.admin.put(f"/nodes/{nid}/bundle", {"bundle_id": b["id"]}).expect(200)
+            self.wait_state(nid, "downloading")
+            gen = sim.events("desired", nid)[-1]["gen"]
+            db, state = self.srv.db, self.srv.state_dir
+            self.srv.kill_with_uncommitted(
+                nid, lambda: any(e["state"] == "applied" and e["gen"] == gen
+                                 for e in sim.events("status", nid)), "the node's applied")
+            self.assertIn(self.srv.scalar(
+                f"SELECT state FROM node_bundles WHERE node_id = '{nid}'"),
+                ("downloading", "verifying"))
+            type(self).srv = gf.Server(db=db, name="rollout-2", extra_args=(
+                "--fleet_interval_ms", "100", "--state_dir", state)).start()
+            type(self).admin = self.srv.admin()
+            gf.wait_for(lambda: "broker kept our session" in open(self.srv.log_path).read(),
+                        what="the session resumed")
+            st = self.wait_state(nid, "applied", timeout=30)
+            self.assertEqual(st["applied_sha256"], b["manifest_sha256"])
+            stats = sim.stats()
+            self.assertGreaterEqual(stats["statuses_resent"], 1, stats)
+            gf.wait_for(lambda: sim.stats()["status_acks"] >= 1, what="the server's ack")
+            self.assertEqual(stats["desired_duplicates"], 0, stats)
+            # nothing republished: one desired message with this gen
+            self.assertEqual([e["gen"] for e in sim.events("desired", nid)].count(gen), 1)
+            self.assertNotIn("desired messages republished", open(self.srv.log_path).read())
+            # Acknowledged: no more resends.
+            n = sim.stats()["statuses_resent"]
+            time.sleep(2.5)
+            self.assertEqual(sim.stats()["statuses_resent"], n)
+        finally:
+            if sim.proc.poll() is None:
+                sim.proc.kill()
+                sim.proc.wait(10)
 
     def test_bad_invocations(self):
         """A behaviour that does not exist, in the creds file or on the command line."""

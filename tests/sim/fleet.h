@@ -39,7 +39,13 @@ enum gf_fleet_state {
 };
 
 /* What a node's one timer means right now. */
-enum gf_fleet_timer { GF_FLEET_T_NONE, GF_FLEET_T_STEP, GF_FLEET_T_CONNECT, GF_FLEET_T_RETRY };
+enum gf_fleet_timer {
+    GF_FLEET_T_NONE,
+    GF_FLEET_T_STEP,
+    GF_FLEET_T_CONNECT,
+    GF_FLEET_T_RETRY,
+    GF_FLEET_T_RESEND /* the final status, not acknowledged yet, goes again */
+};
 
 struct gf_fleet_opts {
     const char *behaviour; /* the default, for nodes without a creds column */
@@ -48,6 +54,7 @@ struct gf_fleet_opts {
     int events;            /* one JSON line per event on stdout */
     long duration_s;       /* 0 = until `quit`, a signal or EOF on stdin */
     int no_commands;       /* do not subscribe to cmd/req (commands then expire) */
+    long resend_ms;        /* a final status unacknowledged this long goes again; 0: never */
 };
 
 /* The desired bundle as the server published it (server/store/q_bundles.c). */
@@ -70,6 +77,11 @@ struct gf_fleet_node {
     int timer;      /* enum gf_fleet_timer */
     uint32_t connects;
     int plan, step; /* the plan being played and its next step; plan < 0: none */
+    /* The final status sent and not yet acknowledged by the server (`ack` {status_gen,
+     * state}), as the agent keeps it: sent again after fin_wait_ms, doubling. */
+    int fin_state; /* enum gf_fleet_state; -1: none pending */
+    const char *fin_reason;
+    int64_t fin_wait_ms;
     struct gf_fleet_bundle cur, installed;
     int have_installed;
     char failed_sha256[65]; /* fail-once: the manifest it failed, and at which gen */
@@ -100,7 +112,7 @@ struct gf_fleet {
     int *by_id; /* node indices sorted by id */
     /* counters */
     uint64_t desired_received, desired_retained, desired_duplicates, desired_cleared;
-    uint64_t desired_malformed, statuses[GF_FLEET_NSTATES];
+    uint64_t desired_malformed, statuses[GF_FLEET_NSTATES], statuses_resent, status_acks;
     int64_t first_desired_ms, last_desired_ms, last_applied_ms;
     uint64_t connects, lost, refused;
     /* commands (fleet_cmd.c) */
@@ -118,6 +130,13 @@ const char *gf_fleet_state_name(int state);
 /* A message on the node's `desired` topic. Returns 1 when the node dropped its connection
  * (behaviour offline: no PUBACK), else 0. */
 int gf_fleet_desired(struct gf_fleet *f, struct gf_sim_node *n, const struct gf_sim_msg *m);
+
+/* A message on the node's `ack` topic: a final status acknowledged ({status_gen, state})
+ * stops its resending; anything else is not for this file. */
+void gf_fleet_status_ack(struct gf_fleet *f, struct gf_sim_node *n, const struct gf_sim_msg *m);
+
+/* The node's resend timer: its final status, still unacknowledged, goes again. */
+void gf_fleet_resend(struct gf_fleet *f, struct gf_sim_node *n);
 
 /* The node's step timer fired: publish the next step(s) of its plan. */
 void gf_fleet_step(struct gf_fleet *f, struct gf_sim_node *n);

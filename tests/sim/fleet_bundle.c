@@ -20,6 +20,12 @@
  * time it would have come. An empty desired (cleared) is counted and otherwise ignored;
  * a malformed one too (stderr). A desired with retain 0 whose gen the node already had
  * with retain 0 is a duplicate notification and counted as such.
+ * Statuses carry the desired's gen. As the agent does, a node keeps its final status
+ * (applied, failed, rolled_back) until the server's `ack` {status_gen, state} says it was
+ * committed, and sends it again after --resend-ms, doubling up to 5 min: the server's client
+ * acknowledges a message to the broker before storing it, so one that dies in between
+ * loses it (docs/mqtt.md, `ack`). A newer desired or a lost connection ends the wait: the
+ * node answers the (redelivered) desired again.
  */
 #include "fleet.h"
 
@@ -28,6 +34,8 @@
 
 #include <stdio.h>
 #include <string.h>
+
+#define RESEND_MAX_MS (5 * 60 * 1000) /* the agent's cap (agent/bundle/bundler.c) */
 
 static const char *const beh_names[GF_FLEET_NBEH] = {"ok",   "fail",    "rollback", "fail-once",
                                                      "hang", "offline", "ignore"};
@@ -80,25 +88,86 @@ const char *gf_fleet_state_name(int state)
 
 /* ------------------------------------------------------------------ steps */
 
-static void send_status(struct gf_fleet *f, struct gf_sim_node *n, const struct step *st)
+/* Publish one status of the node's current desired; 0 when queued. */
+static int send_status(struct gf_fleet *f, struct gf_sim_node *n, int state, const char *why)
 {
     const struct gf_fleet_bundle *b = &f->fn[n->idx].cur;
-    char topic[96], body[512], at[40], reason[48] = "";
+    char topic[96], body[512], at[40], reason[48] = "", gen[32] = "";
 
     gf_time_format_rfc3339(gf_time_now_us(), at, sizeof(at));
-    if (st->reason != NULL) {
-        snprintf(reason, sizeof(reason), ",\"reason\":\"%s\"", st->reason);
+    if (why != NULL) {
+        snprintf(reason, sizeof(reason), ",\"reason\":\"%s\"", why);
+    }
+    if (b->gen > 0) {
+        snprintf(gen, sizeof(gen), ",\"gen\":%lld", (long long)b->gen);
     }
     int len = snprintf(body, sizeof(body),
                        "{\"bundle_id\":\"%s\",\"name\":\"%s\",\"version\":%llu,"
-                       "\"manifest_sha256\":\"%s\",\"state\":\"%s\"%s,\"at\":\"%s\"}",
+                       "\"manifest_sha256\":\"%s\",\"state\":\"%s\"%s%s,\"at\":\"%s\"}",
                        b->bundle_id, b->name, (unsigned long long)b->version, b->sha256,
-                       state_names[st->state], reason, at);
+                       state_names[state], reason, gen, at);
     snprintf(topic, sizeof(topic), "gf/v1/n/%s/bundle/status", n->id);
-    if (gf_sim_publish(f->sim, n, topic, body, (size_t)len, 1, 0) == 0) {
-        f->statuses[st->state]++;
-        gf_fleet_ev_status(f, n, b, st->state, st->reason);
+    if (gf_sim_publish(f->sim, n, topic, body, (size_t)len, 1, 0) != 0) {
+        return -1;
     }
+    gf_fleet_ev_status(f, n, b, state, why);
+    return 0;
+}
+
+static int is_final(int state)
+{
+    return state == GF_FLEET_APPLIED || state == GF_FLEET_FAILED || state == GF_FLEET_ROLLED_BACK;
+}
+
+/* A final status just sent: kept until the server acknowledges it (with a gen only, as the
+ * server acknowledges only those). */
+static void keep_final(struct gf_fleet *f, struct gf_sim_node *n, const struct step *st)
+{
+    struct gf_fleet_node *fn = &f->fn[n->idx];
+
+    if (!is_final(st->state) || fn->cur.gen <= 0 || f->o.resend_ms <= 0) {
+        return;
+    }
+    fn->fin_state = st->state;
+    fn->fin_reason = st->reason;
+    fn->fin_wait_ms = f->o.resend_ms;
+    gf_fleet_arm(f, n->idx, GF_FLEET_T_RESEND, gf_sim_now_us() + fn->fin_wait_ms * 1000);
+}
+
+void gf_fleet_resend(struct gf_fleet *f, struct gf_sim_node *n)
+{
+    struct gf_fleet_node *fn = &f->fn[n->idx];
+
+    if (fn->fin_state < 0) {
+        return;
+    }
+    if (send_status(f, n, fn->fin_state, fn->fin_reason) == 0) {
+        f->statuses_resent++;
+        gf_sim_flush(f->sim, n);
+    }
+    fn->fin_wait_ms = fn->fin_wait_ms * 2 > RESEND_MAX_MS ? RESEND_MAX_MS : fn->fin_wait_ms * 2;
+    gf_fleet_arm(f, n->idx, GF_FLEET_T_RESEND, gf_sim_now_us() + fn->fin_wait_ms * 1000);
+}
+
+void gf_fleet_status_ack(struct gf_fleet *f, struct gf_sim_node *n, const struct gf_sim_msg *m)
+{
+    struct gf_fleet_node *fn = &f->fn[n->idx];
+    json_t *o = NULL;
+
+    if (fn->fin_state < 0 ||
+        gf_json_parse_object((const char *)m->payload, m->plen, &o, NULL) != 0) {
+        return;
+    }
+    const char *state = gf_json_str(o, "state");
+    if (gf_json_int(o, "status_gen", -1) == fn->cur.gen && state != NULL &&
+        strcmp(state, state_names[fn->fin_state]) == 0) {
+        fn->fin_state = -1;
+        f->status_acks++;
+        if (fn->timer == GF_FLEET_T_RESEND) {
+            gf_fleet_disarm(f, n->idx);
+        }
+    }
+    json_decref(o);
 }
 
 /* Play the node's plan from its next step: publish, then wait step_ms, until the end. */
@@ -109,8 +178,11 @@ void gf_fleet_step(struct gf_fleet *f, struct gf_sim_node *n)
     while (fn->plan >= 0 && fn->step < plans[fn->plan].n) {
         const struct step *st = &plans[fn->plan].steps[fn->step++];
         int last = fn->step == plans[fn->plan].n;
-        if (last || !f->o.final_only) {
-            send_status(f, n, st);
+        if ((last || !f->o.final_only) && send_status(f, n, st->state, st->reason) == 0) {
+            f->statuses[st->state]++;
+            if (last) {
+                keep_final(f, n, st);
+            }
         }
         if (last) {
             if (st->state == GF_FLEET_APPLIED) {
@@ -166,6 +238,7 @@ static int act(struct gf_fleet *f, struct gf_sim_node *n, const struct gf_fleet_
         return 0;
     }
     gf_fleet_disarm(f, n->idx); /* the newest desired wins */
+    fn->fin_state = -1;
     fn->cur = *b;
     fn->plan = choose_plan(fn, b);
     fn->step = 0;

@@ -355,14 +355,17 @@ void gf_fleet_print_stats(struct gf_fleet *f, const char *ev)
                (unsigned long long)f->statuses[i]);
         total += f->statuses[i];
     }
-    printf("},\"statuses_total\":%llu,\"first_desired_ms\":%lld,\"last_desired_ms\":%lld,"
+    printf("},\"statuses_total\":%llu,\"statuses_resent\":%llu,\"status_acks\":%llu,"
+           "\"first_desired_ms\":%lld,\"last_desired_ms\":%lld,"
            "\"last_applied_ms\":%lld,\"installed\":%d,\"connects\":%llu,\"lost\":%llu,"
            "\"refused\":%llu,\"write_drops\":%llu,\"publish_refused\":%llu,"
            "\"samples_made\":%llu,\"samples_acked\":%llu,\"malformed\":%llu,"
            "\"commands_received\":%llu,\"commands_duplicates\":%llu,\"commands_malformed\":%llu,"
            "\"commands_answered\":%llu,\"commands_dropped\":%llu,\"commands_pending\":%d,"
            "\"boot_id\":\"%s\",\"t_ms\":%lld}\n",
-           (unsigned long long)total, (long long)f->first_desired_ms, (long long)f->last_desired_ms,
+           (unsigned long long)total, (unsigned long long)f->statuses_resent,
+           (unsigned long long)f->status_acks, (long long)f->first_desired_ms,
+           (long long)f->last_desired_ms,
            (long long)f->last_applied_ms, installed, (unsigned long long)f->connects,
            (unsigned long long)f->lost, (unsigned long long)f->refused,
            (unsigned long long)s->wfull, (unsigned long long)s->publish_refused,

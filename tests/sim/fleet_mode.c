@@ -167,9 +167,9 @@ static void on_connack(struct gf_sim *s, struct gf_sim_node *n, int ok, int reas
         snprintf(topic, sizeof(topic), "gf/v1/n/%s/cmd/req", n->id);
         gf_sim_subscribe(s, n, topic);
     }
+    snprintf(topic, sizeof(topic), "gf/v1/n/%s/ack", n->id); /* health and final statuses */
+    gf_sim_subscribe(s, n, topic);
     if (s->interval_ms > 0) {
-        snprintf(topic, sizeof(topic), "gf/v1/n/%s/ack", n->id);
-        gf_sim_subscribe(s, n, topic);
         n->sent_upto = 0;
         n->next_sample_us = gf_sim_now_us() + (int64_t)(rand() % (s->interval_ms * 1000));
     }
@@ -193,6 +193,7 @@ static void on_lost(struct gf_sim *s, struct gf_sim_node *n)
     end_connecting(f, fn);
     gf_fleet_disarm(f, n->idx);
     fn->plan = -1;
+    fn->fin_state = -1; /* the retained desired, redelivered, makes the node report again */
     if (f->stopping) {
         return;
     }
@@ -253,6 +254,7 @@ static int on_publish(struct gf_sim *s, struct gf_sim_node *n, const struct gf_s
         gf_fleet_cmd_req(f, n, m);
     } else if (topic_is(m, n->id, "ack")) {
         gf_sim_health_ack(s, n, m->payload, m->plen);
+        gf_fleet_status_ack(f, n, m);
     }
     return 0;
 }
@@ -277,6 +279,8 @@ static void on_timer(struct gf_fleet *f, int idx)
         gf_fleet_arm(f, idx, GF_FLEET_T_RETRY, gf_sim_now_us() + RETRY_LOST_US);
     } else if (kind == GF_FLEET_T_RETRY && !fn->down) {
         enqueue_connect(f, idx);
+    } else if (kind == GF_FLEET_T_RESEND && n->st == GF_SIM_READY) {
+        gf_fleet_resend(f, n);
     }
 }
 
@@ -451,6 +455,7 @@ int gf_fleet_run(struct gf_sim *s, const struct gf_fleet_opts *o)
         const char *b = s->nodes[i].behaviour;
         f->fn[i].beh = b[0] ? gf_fleet_behaviour(b) : f->default_beh;
         f->fn[i].plan = -1;
+        f->fn[i].fin_state = -1;
         enqueue_connect(f, i);
     }
     loop(f);

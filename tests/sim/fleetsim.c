@@ -12,7 +12,7 @@
  *   fleetsim --mode sink --sink USER:PASSWORD --broker HOST:PORT [--duration S]
  *   fleetsim --mode fleet --creds FILE --broker HOST:PORT [--behaviour ok] [--step-ms 0]
  *            [--final-only] [--interval-ms 0] [--duration 0] [--events] [--max-batch 10]
- *            [--no-commands]
+ *            [--no-commands] [--resend-ms 60000]
  *
  * FILE has one node per line: "<node_id> <password> [behaviour]" (the scripts enroll
  * them; the behaviour column is read by fleet mode only; blank lines and '#' lines are
@@ -55,7 +55,7 @@
 struct opts {
     const char *creds, *sink, *mode, *broker;
     long duration, warmup;
-    int have_duration, have_interval, have_batch;
+    int have_duration, have_interval, have_batch, have_resend;
     int is_fleet, sink_only;
     struct gf_fleet_opts fleet;
 };
@@ -69,7 +69,7 @@ static void usage(void)
             "  sink:         --sink USER:PW [--duration 30] [--warmup 5] (no --creds)\n"
             "  fleet:        [--behaviour ok] [--step-ms 0] [--final-only] [--events]\n"
             "                [--interval-ms 0 (no health)] [--duration 0 (until quit or EOF)]\n"
-            "                [--max-batch 10] [--no-commands]\n"
+            "                [--max-batch 10] [--no-commands] [--resend-ms 60000 (0: never)]\n"
             "  behaviours:   ok fail rollback fail-once hang offline ignore\n"
             "  fleet stdin:  set <node|*> <behaviour> | offline <node|*> |\n"
             "                online <node|*> [behaviour] | stats | quit\n"
@@ -121,6 +121,9 @@ static int set_option(struct opts *o, struct gf_sim *s, const char *k, const cha
         o->have_batch = 1;
     } else if (strcmp(k, "--step-ms") == 0) {
         rc = number(k, v, 0, 3600000L, &o->fleet.step_ms);
+    } else if (strcmp(k, "--resend-ms") == 0) {
+        rc = number(k, v, 0, 3600000L, &o->fleet.resend_ms);
+        o->have_resend = 1;
     } else {
         fprintf(stderr, "fleetsim: unknown option %s\n", k);
         rc = -1;
@@ -439,6 +442,8 @@ static int configure(int argc, char **argv, struct opts *o, struct gf_sim *s)
         s->interval_ms = o->have_interval ? s->interval_ms : 0;
         s->max_batch = o->have_batch ? s->max_batch : 10;
         o->fleet.duration_s = o->have_duration ? o->duration : 0;
+        /* the agent's resend timeout: twice the keep-alive (30 s in fleet mode), >= 10 s */
+        o->fleet.resend_ms = o->have_resend ? o->fleet.resend_ms : 2 * 30 * 1000L;
         if (gf_fleet_behaviour(o->fleet.behaviour) < 0) {
             fprintf(stderr, "fleetsim: unknown behaviour %s\n", o->fleet.behaviour);
             return -1;
