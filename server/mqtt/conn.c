@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * conn.c - the server's MQTT 5 sessions over paho MQTTAsync (see conn.h). paho's automatic
- * reconnect does the retrying; the connected callback (first connect and every reconnect)
- * subscribes again, so a broker that lost its state (restart without persistence) gets the
- * subscriptions back.
+ * conn.c - the server's MQTT 5 sessions over paho MQTTAsync (see conn.h). Each session has
+ * a small thread of its own that connects again after a lost connection, a DISCONNECT from
+ * the broker or a failed attempt (1 s, doubling up to 30 s): paho's automatic reconnect
+ * would do the same but does not report the CONNACK of its reconnects, so whether the
+ * broker kept the session (and the server need not publish every desired message again)
+ * would be unknown. The connected callback (every connect) subscribes again, so a broker
+ * that lost its state (restart without persistence) gets the subscriptions back.
  */
 #define GF_LOG_MODULE "mqtt"
 
@@ -20,6 +23,9 @@
 #include <string.h>
 #include <time.h>
 
+#define GF_MCONN_RETRY_MIN_S 1  /* first pause before connecting again */
+#define GF_MCONN_RETRY_MAX_S 30 /* the longest, after repeated failures */
+
 /* Outcomes of QoS 1 publishes by token (paho's message id, 1..65535). */
 #define GF_MCONN_TOKENS 65536
 enum { ACK_NONE, ACK_OK, ACK_REFUSED };
@@ -32,6 +38,13 @@ struct gf_mconn {
     atomic_int connected;
     atomic_uint connects; /* successful connects so far */
     atomic_int stopped;   /* gf_mconn_disconnect: no resubscribing on a late connect */
+    /* The reconnect thread (not for no_reconnect sessions): waits for `down`, pauses
+     * retry_s, connects; quit ends it. */
+    pthread_t rthread;
+    int rthread_started;
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+    int down, quit, retry_s;
     /* Publishes sent and completed (PUBACK or refusal): gf_mconn_window keeps the number in
      * flight under the broker's Receive Maximum, past which paho parks the rest until its
      * send thread wakes up by itself, up to a second later. */
@@ -176,13 +189,24 @@ static void on_connected(void *ctx, char *cause)
     }
 }
 
-/* Not connected any more: a gf_mconn_flush waiting gives up at once. */
+/* Have the reconnect thread connect again after its pause (a no_reconnect session has
+ * none: it stays down). */
+static void want_reconnect(struct gf_mconn *c)
+{
+    pthread_mutex_lock(&c->rmu);
+    c->down = 1;
+    pthread_cond_signal(&c->rcv);
+    pthread_mutex_unlock(&c->rmu);
+}
+
+/* Not connected any more: a gf_mconn_flush waiting gives up at once; connect again. */
 static void mark_down(struct gf_mconn *c)
 {
     atomic_store(&c->connected, 0);
     pthread_mutex_lock(&c->wmu);
     pthread_cond_broadcast(&c->wcv);
     pthread_mutex_unlock(&c->wmu);
+    want_reconnect(c);
 }
 
 static void on_lost(void *ctx, char *cause)
@@ -193,8 +217,8 @@ static void on_lost(void *ctx, char *cause)
     gf_log_warn("connection lost", "conn=%s cause=%s", c->label, cause ? cause : "-");
 }
 
-/* The broker ended the connection with a DISCONNECT (MQTT 5): paho calls this, not on_lost,
- * then reconnects as for a lost connection. Reasons seen: 0x8E session taken over (another
+/* The broker ended the connection with a DISCONNECT (MQTT 5): paho calls this, not on_lost;
+ * we reconnect as for a lost connection. Reasons seen: 0x8E session taken over (another
  * connection with our client id), 0x98 administrative action (dynamic security changed our
  * account). */
 static void on_disconnected(void *ctx, MQTTProperties *props, enum MQTTReasonCodes reason)
@@ -220,6 +244,9 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData5 *resp)
         max = v > 0 ? (unsigned)v : 1;
     }
     atomic_store(&c->receive_max, max);
+    pthread_mutex_lock(&c->rmu);
+    c->retry_s = GF_MCONN_RETRY_MIN_S;
+    pthread_mutex_unlock(&c->rmu);
     /* on_connected (which counts the connect) comes after this callback. */
     int present = resp != NULL && resp->alt.connect.sessionPresent;
     atomic_store(&c->present_at, present ? atomic_load(&c->connects) + 1 : 0);
@@ -232,6 +259,7 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData5 *resp)
 
     gf_log_warn("connect failed", "conn=%s url=%s reason=%d msg=%s", c->label, c->url,
                 resp ? resp->reasonCode : 0, resp && resp->message ? resp->message : "-");
+    want_reconnect(c);
 }
 
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
@@ -250,13 +278,84 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     return handled;
 }
 
-enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **out)
+/* One connect attempt (MQTTAsync_connect only queues it; on_connect_ok or
+ * on_connect_failed tells how it went). paho's return code. */
+static int connect_now(struct gf_mconn *c)
 {
-    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
     MQTTAsync_connectOptions cn = MQTTAsync_connectOptions_initializer5;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
     MQTTProperties props = MQTTProperties_initializer;
-    MQTTProperty expiry;
+    MQTTProperty expiry, recv_max;
+    int rc;
+
+    cn.keepAliveInterval = c->o.keepalive > 0 ? c->o.keepalive : 30;
+    cn.cleanstart = c->o.clean_start;
+    cn.username = c->username;
+    cn.password = c->password;
+    cn.automaticReconnect = 0; /* reconnector() does it */
+    /* One attempt only: it must have given up before its owner does (takeover.c). */
+    cn.connectTimeout = c->o.no_reconnect ? 5 : 30;
+    cn.onSuccess5 = on_connect_ok;
+    cn.onFailure5 = on_connect_failed;
+    cn.context = c;
+    memset(&expiry, 0, sizeof(expiry));
+    expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
+    expiry.value.integer4 = (unsigned)(c->o.session_expiry > 0 ? c->o.session_expiry : 0);
+    MQTTProperties_add(&props, &expiry);
+    /* Receive Maximum: how many unacknowledged QoS 1 messages the broker may push at once.
+     * paho holds those in memory while the ingest queue is full; 128 keeps that bounded. */
+    memset(&recv_max, 0, sizeof(recv_max));
+    recv_max.identifier = MQTTPROPERTY_CODE_RECEIVE_MAXIMUM;
+    recv_max.value.integer2 = 128;
+    MQTTProperties_add(&props, &recv_max);
+    cn.connectProperties = &props;
+    if (gf_mqtt_url_tls(c->url)) {
+        ssl.trustStore = c->ca_file;
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = 1;
+        cn.ssl = &ssl;
+    }
+    rc = MQTTAsync_connect(c->client, &cn);
+    MQTTProperties_free(&props);
+    return rc;
+}
+
+/* The reconnect thread: once the session is down, pause retry_s (doubling after each
+ * attempt, back to the minimum on a CONNACK), then connect again; until quit or a
+ * disconnect by the owner (stopped). */
+static void *reconnector(void *arg)
+{
+    struct gf_mconn *c = arg;
+
+    pthread_mutex_lock(&c->rmu);
+    while (!c->quit) {
+        if (!c->down) {
+            pthread_cond_wait(&c->rcv, &c->rmu);
+            continue;
+        }
+        struct timespec until = deadline_in(c->retry_s * 1000L);
+        while (!c->quit && pthread_cond_timedwait(&c->rcv, &c->rmu, &until) == 0) {
+        }
+        if (c->quit) {
+            break;
+        }
+        c->down = 0;
+        c->retry_s = c->retry_s * 2 > GF_MCONN_RETRY_MAX_S ? GF_MCONN_RETRY_MAX_S : c->retry_s * 2;
+        pthread_mutex_unlock(&c->rmu);
+        int rc = atomic_load(&c->stopped) ? MQTTASYNC_SUCCESS : connect_now(c);
+        pthread_mutex_lock(&c->rmu);
+        if (rc != MQTTASYNC_SUCCESS) {
+            gf_log_warn("connect failed", "conn=%s url=%s rc=%d", c->label, c->url, rc);
+            c->down = 1;
+        }
+    }
+    pthread_mutex_unlock(&c->rmu);
+    return NULL;
+}
+
+enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **out)
+{
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
     struct gf_mconn *c;
     char url[300];
     int rc;
@@ -272,6 +371,9 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     pthread_mutex_init(&c->wmu, NULL);
     atomic_store(&c->receive_max, 20); /* mosquitto's default, until the CONNACK says */
     pthread_cond_init(&c->wcv, NULL);
+    pthread_mutex_init(&c->rmu, NULL);
+    pthread_cond_init(&c->rcv, NULL);
+    c->retry_s = GF_MCONN_RETRY_MIN_S;
     c->url = dup_or_null(opts->url);
     c->client_id = dup_or_null(opts->client_id);
     c->username = dup_or_null(opts->username);
@@ -297,36 +399,14 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     MQTTAsync_setCallbacks(c->client, c, on_lost, on_message, NULL);
     MQTTAsync_setConnected(c->client, c, on_connected);
     MQTTAsync_setDisconnected(c->client, c, on_disconnected);
-    cn.keepAliveInterval = opts->keepalive > 0 ? opts->keepalive : 30;
-    cn.cleanstart = opts->clean_start;
-    cn.username = c->username;
-    cn.password = c->password;
-    cn.automaticReconnect = !opts->no_reconnect;
-    /* One attempt only: it must have given up before its owner does (takeover.c). */
-    cn.connectTimeout = opts->no_reconnect ? 5 : 30;
-    cn.minRetryInterval = 1;
-    cn.maxRetryInterval = 30;
-    cn.onSuccess5 = on_connect_ok;
-    cn.onFailure5 = on_connect_failed;
-    cn.context = c;
-    expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
-    expiry.value.integer4 = (unsigned)(opts->session_expiry > 0 ? opts->session_expiry : 0);
-    MQTTProperties_add(&props, &expiry);
-    /* Receive Maximum: how many unacknowledged QoS 1 messages the broker may push at once.
-     * paho holds those in memory while the ingest queue is full; 128 keeps that bounded. */
-    MQTTProperty recv_max;
-    recv_max.identifier = MQTTPROPERTY_CODE_RECEIVE_MAXIMUM;
-    recv_max.value.integer2 = 128;
-    MQTTProperties_add(&props, &recv_max);
-    cn.connectProperties = &props;
-    if (gf_mqtt_url_tls(opts->url)) {
-        ssl.trustStore = c->ca_file;
-        ssl.enableServerCertAuth = 1;
-        ssl.verify = 1;
-        cn.ssl = &ssl;
+    if (!opts->no_reconnect) {
+        if (pthread_create(&c->rthread, NULL, reconnector, c) != 0) {
+            gf_mconn_stop(c);
+            return GF_ERR_NOMEM;
+        }
+        c->rthread_started = 1;
     }
-    rc = MQTTAsync_connect(c->client, &cn);
-    MQTTProperties_free(&props);
+    rc = connect_now(c);
     if (rc != MQTTASYNC_SUCCESS) {
         gf_log_error("connect failed", "conn=%s rc=%d", c->label, rc);
         gf_mconn_stop(c);
@@ -514,6 +594,14 @@ static void disconnect(struct gf_mconn *c, int end_session)
     }
     atomic_store(&c->connected, 0);
     atomic_store(&c->stopped, 1); /* no resubscribing (o.nsubs is read by paho's thread) */
+    if (c->rthread_started) { /* no connecting again either */
+        pthread_mutex_lock(&c->rmu);
+        c->quit = 1;
+        pthread_cond_signal(&c->rcv);
+        pthread_mutex_unlock(&c->rmu);
+        pthread_join(c->rthread, NULL);
+        c->rthread_started = 0;
+    }
     d.timeout = 2000;
     if (end_session) {
         memset(&expiry, 0, sizeof(expiry));
@@ -562,5 +650,7 @@ void gf_mconn_stop(struct gf_mconn *c)
     }
     pthread_cond_destroy(&c->wcv);
     pthread_mutex_destroy(&c->wmu);
+    pthread_cond_destroy(&c->rcv);
+    pthread_mutex_destroy(&c->rmu);
     gf_free(c);
 }

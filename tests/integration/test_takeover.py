@@ -202,6 +202,13 @@ class SharedAccountTest(gf_fleet.FleetCase):
                                        ' reason=152') == 1, what="the kick seen")
         gf.wait_for(lambda: self.count("msg=subscribed conn=ingest") == 2, timeout=60,
                     what="the ingest session back")
+        # The broker kept the session (its expiry): conn.c's own reconnect reads that from
+        # the CONNACK (paho's automatic one does not report it), so the server does not
+        # publish every desired message again, as it did at its first connect.
+        gf.wait_for(lambda: self.count("broker kept our session") == 1,
+                    what="the kept session noticed")
+        self.assertEqual(self.count("new broker session: desired messages republished"), 1)
+        self.assertIn("session_present=1", open(self.srv.log_path).read())
 
 
 if __name__ == "__main__":
