@@ -58,7 +58,8 @@ struct gf_mconn {
     unsigned long wake_at;
     atomic_uint receive_max; /* the broker's, from its last CONNACK (20 until one came) */
     /* The connect (its number in connects) whose CONNACK said Session Present; 0: none.
-     * paho reports the CONNACK of the first connect only (not of automatic reconnects). */
+     * Set before on_connected counts that connect, so a reader that sees the new count sees
+     * its CONNACK's answer. */
     atomic_uint present_at;
     /* The last outcome of each token, written by paho's completion callbacks before they
      * count the publish done: once nothing is in flight (gf_mconn_flush), it is the outcome

@@ -45,9 +45,8 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
 /* Successful connects so far (a change means the broker may have lost retained messages). */
 unsigned gf_mconn_connects(const struct gf_mconn *c);
 
-/* 1 when the broker said it resumed our session (Session Present) on the current connection;
- * 0 when it did not, or when that is unknown (paho does not report the CONNACK of an
- * automatic reconnect). */
+/* 1 when the broker said it resumed our session (Session Present) on the current connection
+ * (every connect, reconnects included: conn.c reconnects by itself), 0 when it did not. */
 int gf_mconn_session_present(const struct gf_mconn *c);
 
 /* 1 while connected. */
