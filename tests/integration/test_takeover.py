@@ -19,6 +19,12 @@ state_dir, then the live one continued): the broker hands the session to the ret
 replica, the drain counts as failed and gives its claim back, no Will is lost, and the
 returning replica keeps its share of the next round.
 
+And the draining replica stopped (SIGTERM) in the middle of its drain, with the Wills it took
+waiting uncommitted behind a lock on the node rows: it commits them before it exits (none
+lost), leaves the session and the gone replica's row for later, and, started again with the
+same state_dir, gives back the claim of its earlier run, claims the gone replica again and
+drains and ends its session.
+
 And the replicas' shared broker account: a replica starting up leaves the others' sessions
 alone (dynamic security drops every client of an account it changes, so rewriting the
 unchanged service account at each start dropped every other replica's sessions), and a
@@ -166,6 +172,49 @@ class ComebackTest(TakeoverCase):
         self.next_round_of_wills(STALE_S)
         self.assertGreater(self.other.metric("gf_mqtt_received_total") - received, 0)
         self.assertEqual(live.metric("gf_takeover_sessions_total"), 0)
+
+
+class StopMidDrainTest(TakeoverCase):
+
+    def test_a_replica_stopped_mid_drain(self):
+        replica, stuck = self.kill_gone_and_drop_stations()
+        live = self.srv
+        # Every node row locked: the Wills the drain takes (acknowledged to the broker when
+        # read) wait uncommitted behind the lock when the draining replica is told to stop.
+        lock = live.hold_lock("SELECT count(*) FROM (SELECT id FROM nodes FOR UPDATE) n")
+        try:
+            gf.wait_for(lambda: (live.metric("gf_takeover_messages_total") or 0) >= stuck,
+                        timeout=STALE_S + 30, step=0.02, what="the stuck Wills taken by the drain")
+            gf.wait_for(lambda: live.lock_waiters() > 0, step=0.02,
+                        what="their transaction waiting for the lock")
+            self.assertEqual(self.online(), stuck)  # taken, not committed
+            live.proc.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            self.assertIsNone(live.proc.poll(), "stopped without the Wills it holds")
+        finally:
+            lock.stdin.close()
+            lock.wait(10)
+        self.assertEqual(live.stop(), 0)
+        live.check_clean_exit()
+        # It was stopped while draining (the session neither ended nor its row deleted), and
+        # committed what it held before exiting: no Will lost, none left to the overdue
+        # detector.
+        self.assertNotIn("session drained and ended", live.log())
+        self.assertEqual(self.replica_row(replica), "1")
+        self.assertEqual(self.online(), 0)
+        self.assertEqual(self.offline("will"), NODES)
+        self.assertEqual(self.offline("overdue"), 0)
+        # Back with the same state_dir (same replica id): it gives back the claim of its
+        # earlier run (else nobody would claim the gone replica again while it beats), claims
+        # it again, and this time drains and ends the session.
+        type(self).other = back = gf.Server(
+            db=live.db, name="live-again",
+            extra_args=list(self.key_args) + ["--state_dir", live.state_dir]).start()
+        gf.wait_for(lambda: self.replica_row(replica) == "0", timeout=STALE_S + 30,
+                    what="the gone replica's row deleted after a second drain")
+        self.assertEqual(back.metric("gf_takeover_sessions_total"), 1)
+        self.assertEqual(back.metric("gf_takeover_failures_total"), 0)
+        self.next_round_of_wills(STALE_S)
 
 
 class SharedAccountTest(gf_fleet.FleetCase):
