@@ -28,7 +28,18 @@
 
 /* Outcomes of QoS 1 publishes by token (paho's message id, 1..65535). */
 #define GF_MCONN_TOKENS 65536
+/* Connections whose publishes can still be told apart when their late completions come. */
+#define GF_MCONN_EPOCHS 16
 enum { ACK_NONE, ACK_OK, ACK_REFUSED };
+
+struct gf_mconn;
+
+/* The context of a publish's completion callbacks: its session and the connection (epoch)
+ * it was sent on. */
+struct pub_ctx {
+    struct gf_mconn *c;
+    unsigned epoch; /* under the session's wmu */
+};
 
 struct gf_mconn {
     MQTTAsync client;
@@ -47,10 +58,16 @@ struct gf_mconn {
     int down, quit, retry_s;
     /* Publishes sent and completed (PUBACK or refusal): gf_mconn_window keeps the number in
      * flight under the broker's Receive Maximum, past which paho parks the rest until its
-     * send thread wakes up by itself, up to a second later. */
+     * send thread wakes up by itself, up to a second later. A new connection (epoch) writes
+     * off what was in flight on the last one. Some of those still complete later (what
+     * paho had not written to the socket when the connection broke goes out on the next
+     * one and is acknowledged there): counted in `late`, not in `done`, which would pass
+     * `sent` and make the window look full for good (tests/integration/test_mconn.py). */
     pthread_mutex_t wmu;
     pthread_cond_t wcv;
-    unsigned long sent, done;
+    unsigned long sent, done, late;
+    unsigned epoch;
+    struct pub_ctx pctx[GF_MCONN_EPOCHS];
     /* While someone waits (waiters > 0), completions wake them only once no more than
      * wake_at publishes are in flight: a full window is refilled in one go, not one
      * context switch per acknowledgement. */
@@ -67,31 +84,36 @@ struct gf_mconn {
     atomic_uchar acks[GF_MCONN_TOKENS];
 };
 
-static void publish_done(struct gf_mconn *c, int token, unsigned char outcome)
+static void publish_done(struct pub_ctx *p, int token, unsigned char outcome)
 {
-    if (token > 0) {
-        atomic_store(&c->acks[(unsigned)token % GF_MCONN_TOKENS], outcome);
-    }
+    struct gf_mconn *c = p->c;
+
     pthread_mutex_lock(&c->wmu);
-    c->done++;
-    if (c->waiters > 0 && c->sent - c->done <= c->wake_at) {
-        pthread_cond_broadcast(&c->wcv);
+    if (p->epoch != c->epoch) { /* written off when the connection was lost */
+        c->late++;
+    } else {
+        if (token > 0) {
+            atomic_store(&c->acks[(unsigned)token % GF_MCONN_TOKENS], outcome);
+        }
+        c->done++;
+        if (c->waiters > 0 && c->sent - c->done <= c->wake_at) {
+            pthread_cond_broadcast(&c->wcv);
+        }
     }
     pthread_mutex_unlock(&c->wmu);
 }
 
-/* Wait (wmu held) until at most below publishes are in flight, or until, or the session is
- * down when down_stops. */
+/* Wait (wmu held) until at most below publishes are in flight; GF_ERR_TIMEOUT at until or
+ * once the session is down (what is in flight then is written off at the next connect). */
 static enum gf_err wait_inflight(struct gf_mconn *c, unsigned long below,
-                                 const struct timespec *until, int down_stops)
+                                 const struct timespec *until)
 {
     enum gf_err err = GF_OK;
 
     c->waiters++;
     c->wake_at = below > c->wake_at ? below : c->wake_at;
     while (err == GF_OK && c->sent - c->done > below) {
-        if ((down_stops && !atomic_load(&c->connected)) ||
-            pthread_cond_timedwait(&c->wcv, &c->wmu, until) != 0) {
+        if (!atomic_load(&c->connected) || pthread_cond_timedwait(&c->wcv, &c->wmu, until) != 0) {
             err = GF_ERR_TIMEOUT;
         }
     }
@@ -108,9 +130,9 @@ static void on_publish_ok(void *ctx, MQTTAsync_successData5 *r)
 
 static void on_publish_refused(void *ctx, MQTTAsync_failureData5 *r)
 {
-    struct gf_mconn *c = ctx;
+    struct gf_mconn *c = ((struct pub_ctx *)ctx)->c;
 
-    publish_done(c, r ? r->token : 0, ACK_REFUSED);
+    publish_done(ctx, r ? r->token : 0, ACK_REFUSED);
     gf_log_warn("publish refused by the broker", "conn=%s reason=%d", c->label,
                 r ? (int)r->reasonCode : -1);
 }
@@ -172,7 +194,9 @@ static void on_connected(void *ctx, char *cause)
 
     (void)cause;
     pthread_mutex_lock(&c->wmu);
-    c->done = c->sent; /* what was in flight on the lost session is not coming back */
+    c->done = c->sent; /* what was in flight on the last connection is written off */
+    c->epoch++;
+    c->pctx[c->epoch % GF_MCONN_EPOCHS].epoch = c->epoch;
     pthread_cond_broadcast(&c->wcv);
     pthread_mutex_unlock(&c->wmu);
     atomic_store(&c->connected, 1);
@@ -370,6 +394,9 @@ enum gf_err gf_mconn_start(const struct gf_mconn_opts *opts, struct gf_mconn **o
     }
     c->o = *opts;
     pthread_mutex_init(&c->wmu, NULL);
+    for (unsigned i = 0; i < GF_MCONN_EPOCHS; i++) {
+        c->pctx[i].c = c; /* epoch 0: before the first connect, when nothing is sent */
+    }
     atomic_store(&c->receive_max, 20); /* mosquitto's default, until the CONNACK says */
     pthread_cond_init(&c->wcv, NULL);
     pthread_mutex_init(&c->rmu, NULL);
@@ -453,7 +480,7 @@ enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long
 
     pthread_mutex_lock(&c->wmu);
     if (c->sent - c->done >= max_inflight) { /* full: on again once half of it is answered */
-        err = wait_inflight(c, max_inflight / 2, &until, 0);
+        err = wait_inflight(c, max_inflight / 2, &until);
     }
     pthread_mutex_unlock(&c->wmu);
     return err;
@@ -465,9 +492,17 @@ enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms)
     enum gf_err err;
 
     pthread_mutex_lock(&c->wmu);
-    err = wait_inflight(c, 0, &until, 1);
+    err = wait_inflight(c, 0, &until);
     pthread_mutex_unlock(&c->wmu);
     return err;
+}
+
+unsigned long gf_mconn_late(struct gf_mconn *c)
+{
+    pthread_mutex_lock(&c->wmu);
+    unsigned long late = c->late;
+    pthread_mutex_unlock(&c->wmu);
+    return late;
 }
 
 enum gf_err gf_mconn_outcome(struct gf_mconn *c, int token)
@@ -539,15 +574,16 @@ static enum gf_err send_message(struct gf_mconn *c, const char *topic, const voi
     }
     ro.onSuccess5 = on_publish_ok;
     ro.onFailure5 = on_publish_refused;
-    ro.context = c;
     /* Counted before sending (never call paho holding wmu: its callbacks take wmu while
-     * paho holds its own lock), taken back if the send failed. */
+     * paho holds its own lock), in the connection's epoch; taken back if the send failed. */
     pthread_mutex_lock(&c->wmu);
     c->sent++;
+    struct pub_ctx *p = &c->pctx[c->epoch % GF_MCONN_EPOCHS];
     pthread_mutex_unlock(&c->wmu);
+    ro.context = p;
     int rc = MQTTAsync_sendMessage(c->client, topic, &m, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
-        publish_done(c, 0, ACK_NONE);
+        publish_done(p, 0, ACK_NONE);
     }
     if (rc == MQTTASYNC_DISCONNECTED) {
         return GF_ERR_UNAVAILABLE;

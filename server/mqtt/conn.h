@@ -79,9 +79,10 @@ unsigned gf_mconn_receive_max(const struct gf_mconn *c);
 
 /* Returns at once while fewer than max_inflight publishes of this session are
  * unacknowledged; at max_inflight, waits up to timeout_ms until no more than half of them
- * are (GF_ERR_TIMEOUT otherwise), so that a full window is refilled in one go rather than
- * one wake-up per acknowledgement. Publishing past the broker's Receive Maximum
- * makes paho park messages until its send thread wakes up by itself (up to a second). */
+ * are (GF_ERR_TIMEOUT otherwise, or at once when the session is down), so that a full
+ * window is refilled in one go rather than one wake-up per acknowledgement. Publishing
+ * past the broker's Receive Maximum makes paho park messages until its send thread wakes
+ * up by itself (up to a second). */
 enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long timeout_ms);
 
 /* Wait up to timeout_ms until no publish of this session is in flight: each was acknowledged
@@ -89,6 +90,10 @@ enum gf_err gf_mconn_window(struct gf_mconn *c, unsigned long max_inflight, long
  * connection was lost. Compare gf_mconn_connects before and after: publishes of a lost
  * connection are counted done without an answer. For batches: one wait, exact outcomes. */
 enum gf_err gf_mconn_flush(struct gf_mconn *c, long timeout_ms);
+
+/* Completions (PUBACKs, refusals) of publishes sent on an earlier connection that came
+ * after the next connect, which had written them off: not counted as done again. */
+unsigned long gf_mconn_late(struct gf_mconn *c);
 
 /* After a GF_OK gf_mconn_flush, the outcome of the QoS 1 publish of token sent before it:
  * GF_OK when the broker acknowledged it, GF_ERR_PERM when it refused it (or no answer is

@@ -130,8 +130,8 @@ static enum gf_err take(struct batch *b, const char *cluster, int batch)
 /* Wait for b's acknowledgements (one deadline, GF_DESIRED_WAIT_MS after its last publish,
  * for the whole batch: a stalled broker holds these rows and the fleet thread for seconds,
  * not for 5 s per message), mark what the broker acknowledged as published and the rest
- * for a retry, commit. */
-static void finish(struct batch *b, atomic_ullong *published)
+ * for a retry, commit. Returns 1 when all of it was acknowledged and stored. */
+static int finish(struct batch *b, atomic_ullong *published)
 {
     int64_t deadline = b->t_sent + GF_DESIRED_WAIT_MS * 1000LL;
     int ok_session[GF_DESIRED_SESSIONS_MAX];
@@ -166,6 +166,7 @@ static void finish(struct batch *b, atomic_ullong *published)
     if (err == GF_OK && json_array_size(failed) > 0) {
         err = gf_db_exec(b->db, &gf_q_desired_failed, fp, NULL);
     }
+    size_t nfailed = json_array_size(failed);
     free(dtext);
     free(ftext);
     json_decref(done);
@@ -175,13 +176,14 @@ static void finish(struct batch *b, atomic_ullong *published)
     if (err != GF_OK || (err = gf_db_commit(b->db)) != GF_OK) {
         log_db("desired publish", err);
         gf_db_rollback(b->db);
-        return;
+        return 0;
     }
     gf_log_debug("desired published",
                  "rows=%d sessions=%u due_ms=%lld sent_ms=%lld acked_ms=%lld marked_ms=%lld", b->n,
                  b->nused, (long long)(b->t_due - b->t0) / 1000,
                  (long long)(b->t_sent - b->t_due) / 1000, (long long)(t_acked - b->t_sent) / 1000,
                  (long long)(gf_time_mono_us() - t_acked) / 1000);
+    return nfailed == 0;
 }
 
 /* Publish b's messages, at most a window of them unacknowledged per session. A publish that
@@ -234,8 +236,9 @@ long gf_desired_publish(struct gf_desired *d, struct gf_dbconn *db, const char *
         due += b->n;
         atomic_fetch_add(&d->batches, 1);
         send_batch(b, sessions, nsess);
-        finish(b, &d->published);
-        if (b->n < d->batch) {
+        /* A broker that did not acknowledge this batch would not the next one either: the
+         * rest waits for the next pass (and a stopping server is not kept here). */
+        if (!finish(b, &d->published) || b->n < d->batch) {
             break;
         }
     }
