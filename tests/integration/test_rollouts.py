@@ -12,8 +12,9 @@ refused with 409; bad requests refused with the field named and nothing stored; 
 maintenance window that opens later; a draft started later and a start time; a
 continuous rollout picking up a node that matches later; desired messages sent in
 outbox batches of 3, each once; two server replicas running one rollout without a
-double notification; and a server killed (SIGKILL) mid-rollout that continues where it
-stood after a restart.
+double notification; a server killed (SIGKILL) mid-rollout that continues where it
+stood after a restart; and a rollout resumed into a database that drops every connection and into a
+broker restarted without persistence, still applied everywhere at the first attempt.
 """
 
 import datetime
@@ -24,7 +25,7 @@ import time
 import gf
 import gf_fleet
 
-NODES = 72
+NODES = 84
 META = {"name": "neuronex", "actions": [], "health_timeout_s": 30}
 
 
@@ -353,6 +354,68 @@ class RolloutTest(gf_fleet.FleetCase):
             gens = {e["gen"] for e in self.sim.events("desired", i)}
             self.assertEqual(len(gens), 1, (i, gens))
 
+    def test_z_database_and_broker_restart_mid_rollout(self):
+        """Last (the broker restart reaches every node of the class): a rollout in three
+        waves that pauses after each of the first two. As it is resumed after the first,
+        PostgreSQL drops every connection of the server (as a database restart does); as it
+        is resumed after the second, the broker hangs with the last wave's desired messages
+        unacknowledged, then is killed and restarted without persistence, so its retained
+        messages and every session, with what they queued, are gone. The rollout still ends
+        succeeded, every target applied at its first attempt, each transition recorded
+        once."""
+        ids = self.group("faults", 12)
+        r = self.create({"target": {"selector": "group=faults"},
+                         "waves": [{"nodes": 4, "then": "pause"}, {"nodes": 8, "then": "pause"},
+                                   {"percent": 100}]})
+
+        def reached(state, applied):
+            # Polled through the faults: an answer other than 200 (the server reconnecting
+            # to the database) counts as not yet.
+            def check():
+                g = self.admin.get(f"/rollouts/{r['id']}")
+                return (g.status == 200 and g.json["state"] == state and
+                        g.json["counts"].get("applied", 0) == applied)
+            return check
+
+        gf.wait_for(reached("paused", 4), timeout=60, what="wave 1 applied, paused")
+        self.admin.post(f"/rollouts/{r['id']}/resume").expect(200)
+        killed = self.srv.scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            f" WHERE datname = '{self.srv.db}' AND pid <> pg_backend_pid()")
+        self.assertGreater(int(killed), 0)
+        gf.wait_for(reached("paused", 8), timeout=60, what="wave 2 applied after the database")
+        # The broker stops answering (SIGSTOP) as the last wave is resumed, so that wave's
+        # desired messages are in flight, unacknowledged, when it is killed and started
+        # again: the outbox must send them again (test_mconn covers the session's count of
+        # publishes in flight through the same faults).
+        self.broker.proc.send_signal(signal.SIGSTOP)
+        try:
+            self.admin.post(f"/rollouts/{r['id']}/resume").expect(200)
+            gf.wait_for(lambda: self.get(r["id"])["counts"].get("notified") == 4,
+                        what="the last wave notified")
+            time.sleep(1)  # the outbox has sent them and waits for the PUBACKs
+        finally:
+            self.broker.stop(sig=signal.SIGKILL)
+        self.broker.start()
+        gf.wait_for(reached("succeeded", 12), timeout=120, what="succeeded after the broker")
+        done = self.get(r["id"])
+        self.assertEqual(done["counts"], {"applied": 12})
+        for t in self.targets(r["id"]):
+            self.assertEqual((t["state"], t["attempts"]), ("applied", 1), t)
+        kinds = [k[0] if isinstance(k, (list, tuple)) else k for k in self.events(r["id"])]
+        self.assertEqual({k: kinds.count(k) for k in kinds},
+                         {"rollout.started": 1, "rollout.paused": 2, "rollout.resumed": 2,
+                          "rollout.succeeded": 1}, kinds)
+        # Resuming after a wave's pause opens the next wave (the event says which).
+        self.assertEqual(self.srv.sql(
+            "SELECT data->>'wave' FROM project_events WHERE kind = 'rollout.resumed'"
+            f" AND data->>'rollout_id' = '{r['id']}' ORDER BY seq"), [["2"], ["3"]])
+        self.assertEqual(self.srv.scalar(
+            "SELECT count(*) FROM audit_events WHERE action = 'rollout.succeeded'"
+            f" AND object_id = '{r['id']}'"), "1")
+        for i in ids:
+            self.assertEqual(len({e["gen"] for e in self.sim.events("desired", i)}), 1, i)
+            self.assertEqual(self.admin.get(f"/nodes/{i}/bundle").json["state"], "applied")
 
 if __name__ == "__main__":
     gf.main()
