@@ -13,10 +13,12 @@ while it runs, and the sent/finished intervals), yet 5 do run together. An unkno
 and a sleep without a valid args.ms end `rejected` with the simulator's reason. Requests
 published straight to a node by another MQTT 5 client are answered on their own Response
 Topic with their Correlation Data echoed (or on cmd/res when they name none), and an id
-delivered twice is answered once.
+delivered twice is answered once. Last, commands sent while the broker hangs, which is then
+killed and restarted empty, still end succeeded, each answered once.
 """
 
 import json
+import signal
 import subprocess
 import time
 import uuid
@@ -230,6 +232,32 @@ class FleetSimCommandsTest(FleetCase):
                             "-q", "1", "-t", topic, "-s"] + list(props),
                            input=payload, capture_output=True, text=True, timeout=10)
         self.assertEqual(p.returncode, 0, p.stderr)
+
+    # ------------------------------------------------------------------ faults (last)
+
+    def test_z_commands_through_a_broker_that_hangs_dies_and_restarts(self):
+        """Commands sent while the broker hangs (SIGSTOP: published, never acknowledged),
+        then the broker killed and started again without persistence: each is sent again on
+        the server's new session and ends succeeded, and the relay keeps working."""
+        nodes = self.ids[:5]
+        self.broker.proc.send_signal(signal.SIGSTOP)
+        try:
+            cids = [self.command(n, "ping")["id"] for n in nodes]
+            time.sleep(1.5)  # published by the relay, unacknowledged
+            for cid in cids:
+                self.assertEqual(self.admin.get(f"/commands/{cid}").json["state"], "queued")
+        finally:
+            self.broker.stop(sig=signal.SIGKILL)
+        self.broker.start()
+        for cid in cids:
+            c = self.wait_done(cid, timeout=45)
+            self.assertEqual(c["state"], "succeeded", c)
+        # Answered once each, though a request may have reached the node twice.
+        for cid in cids:
+            self.assertEqual([e["status"] for e in self.sim.events("result") if e["id"] == cid],
+                             ["running", "succeeded"], cid)
+        c = self.wait_done(self.command(nodes[0], "ping")["id"], timeout=10)
+        self.assertEqual(c["state"], "succeeded", c)
 
 
 if __name__ == "__main__":
