@@ -13,8 +13,9 @@ maintenance window that opens later; a draft started later and a start time; a
 continuous rollout picking up a node that matches later; desired messages sent in
 outbox batches of 3, each once; two server replicas running one rollout without a
 double notification; a server killed (SIGKILL) mid-rollout that continues where it
-stood after a restart; and a rollout resumed into a database that drops every connection and into a
-broker restarted without persistence, still applied everywhere at the first attempt.
+stood after a restart; and a rollout resumed into a database that drops every connection
+and into a broker that hangs, dies and restarts without persistence, still applied
+everywhere at the first attempt.
 """
 
 import datetime
@@ -416,6 +417,7 @@ class RolloutTest(gf_fleet.FleetCase):
         for i in ids:
             self.assertEqual(len({e["gen"] for e in self.sim.events("desired", i)}), 1, i)
             self.assertEqual(self.admin.get(f"/nodes/{i}/bundle").json["state"], "applied")
+
 
 if __name__ == "__main__":
     gf.main()
