@@ -133,20 +133,18 @@ static void keep_locked(struct gf_remote *r, const struct pending *p)
 
 /* hooks->publish: the result now, or at the next connect; a final one is also kept until
  * the server acknowledges it (see the top). */
-static enum gf_err publish_result(void *ud, const char *id, const char *json, size_t len)
+static enum gf_err publish_result(void *ud, const char *id, const char *json, size_t len,
+                                  int final)
 {
     struct gf_remote *r = ud;
     struct gf_session *s = session_hold(r);
     int sent = s != NULL && gf_session_publish_result(s, id ? id : "", json, len) == GF_OK;
-    json_t *o = json_loadb(json, len, 0, NULL);
-    const char *status = json_string_value(json_object_get(o, "status"));
     struct pending p = {0};
 
     if (s != NULL) {
         session_release(r);
     }
-    p.final = status == NULL || strcmp(status, "running") != 0;
-    json_decref(o);
+    p.final = final;
     if (sent && !p.final) {
         return GF_OK;
     }
@@ -429,7 +427,7 @@ static void logs_result(struct gf_remote *r, const char *id, const char *status,
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
     if (text != NULL) {
-        publish_result(r, id, text, strlen(text));
+        publish_result(r, id, text, strlen(text), 1);
     }
     free(text);
     json_decref(o);

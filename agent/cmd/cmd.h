@@ -86,8 +86,10 @@ struct gf_cmd_hooks {
      * was recorded as succeeded and published. May be NULL (agent.restart unknown). */
     void (*restart)(void *ud);
     /* Publish one result (required). id is NULL when the request had no usable id. json is
-     * borrowed for the call. An error is logged; the result stays recorded. */
-    enum gf_err (*publish)(void *ud, const char *id, const char *json, size_t len);
+     * borrowed for the call. final: 0 for `running`, 1 for the command's last word (its
+     * result, a rejection, or a finished result published again for a duplicate request).
+     * An error is logged; the result stays recorded. */
+    enum gf_err (*publish)(void *ud, const char *id, const char *json, size_t len, int final);
 };
 
 /* Settings (the commands_* keys of the agent config). Borrowed for gf_cmd_new only. */

@@ -61,7 +61,7 @@ static int64_t mono_ms(void)
     return gf_time_mono_us() / 1000;
 }
 
-static void publish(struct gf_cmd *c, const char *id, const char *text, size_t len)
+static void publish(struct gf_cmd *c, const char *id, const char *text, size_t len, int final)
 {
     enum gf_err err;
 
@@ -69,7 +69,7 @@ static void publish(struct gf_cmd *c, const char *id, const char *text, size_t l
         gf_log_error("cannot encode a command result", "id=%s", id != NULL ? id : "-");
         return;
     }
-    err = c->hooks.publish(c->hooks.ud, id, text, len);
+    err = c->hooks.publish(c->hooks.ud, id, text, len, final);
     if (err != GF_OK) {
         gf_log_warn("cannot publish a command result", "id=%s err=\"%s\"", id != NULL ? id : "-",
                     gf_err_str(err));
@@ -116,7 +116,7 @@ static enum gf_err reject(struct gf_cmd *c, const char *id, const char *name, en
             save(c);
         }
     }
-    publish(c, id, text, len);
+    publish(c, id, text, len, 1);
     gf_free(text);
     return why;
 }
@@ -142,7 +142,7 @@ static int duplicate(struct gf_cmd *c, const char *id)
     gf_log_info("duplicate command id", "id=%s state=%s", id,
                 st == GF_CMD_S_RUNNING ? "running" : "finished");
     if (st != GF_CMD_S_RUNNING) {
-        publish(c, id, text, len);
+        publish(c, id, text, len, 1);
     }
     gf_free(text);
     return 1;
@@ -265,7 +265,7 @@ static void finish(struct job *j, enum gf_cmd_state st, struct gf_cmd_final *f)
     save(c);
     gf_log_info("command finished", "id=%s name=%s status=%s duration_ms=%ld", j->id, j->name,
                 f->status, f->duration_ms);
-    publish(c, j->id, text, len);
+    publish(c, j->id, text, len, 1);
     gf_free(text);
     if (j->kind == GF_CMD_AGENT_RESTART && st == GF_CMD_S_SUCCEEDED) {
         c->hooks.restart(c->hooks.ud);
@@ -291,7 +291,7 @@ static void *worker(void *arg)
     } else {
         gf_log_info("command started", "id=%s name=%s limit_ms=%ld", j->id, j->name, j->limit_ms);
         text = gf_cmd_result_running(j->id, &len);
-        publish(c, j->id, text, len);
+        publish(c, j->id, text, len, 0);
         gf_free(text);
         if (j->kind == GF_CMD_EXEC || j->kind == GF_CMD_SHELL) {
             out = gf_malloc(c->output_max + 1);

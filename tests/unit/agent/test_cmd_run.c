@@ -76,13 +76,17 @@ static atomic_int restart_saw_final; /* the final result was published before re
 static char restart_id[80];
 static json_t *logs_args_seen;
 static atomic_int fail_health;
-static atomic_int bad_len; /* publish got a len that is not the text's */
+static atomic_int bad_len;   /* publish got a len that is not the text's */
+static atomic_int bad_final; /* publish's final flag disagreed with the result's status */
 
-static enum gf_err publish(void *ud, const char *id, const char *json, size_t len)
+static enum gf_err publish(void *ud, const char *id, const char *json, size_t len, int final)
 {
     (void)ud;
     if (strlen(json) != len) {
         atomic_store(&bad_len, 1);
+    }
+    if (final != (strstr(json, "\"status\":\"running\"") == NULL)) {
+        atomic_store(&bad_final, 1);
     }
     pthread_mutex_lock(&mu);
     if (nmsgs < MSGS_MAX) {
@@ -828,6 +832,7 @@ int main(void)
     test_stop();
     test_bad_opts();
     CHECK(!atomic_load(&bad_len));
+    CHECK(!atomic_load(&bad_final));
     clear_msgs();
     json_decref(logs_args_seen);
     gf_test_rmroot();
