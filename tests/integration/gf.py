@@ -938,6 +938,18 @@ def make_project(c, tenant_id, name=None, description=None):
     return r.json
 
 
+def broker_project(admin, broker, **token):
+    """A tenant and a project with broker as its cluster and an auto-accept enrollment token
+    (token: more fields of its body, e.g. default_labels). Returns (tenant_id, project_id,
+    token secret)."""
+    tenant = make_tenant(admin)["id"]
+    project = make_project(admin, tenant)["id"]
+    admin.post(f"/projects/{project}/clusters", broker.cluster_body()).expect(201)
+    secret = admin.post(f"/projects/{project}/enrollment-tokens",
+                        dict({"auto_accept": True}, **token)).expect(201).json["secret"]
+    return tenant, project, secret
+
+
 def add_member(c, tenant_id, role, user_id=None, email=None):
     body = {"role": role}
     if user_id:

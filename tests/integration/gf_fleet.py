@@ -83,11 +83,7 @@ def fleet_project(srv, broker, n, timeout=90):
     auto-accept token whose broker accounts exist. Returns (admin, tenant_id, project_id,
     [(node_id, password)])."""
     admin = srv.admin()
-    tenant = gf.make_tenant(admin)["id"]
-    project = gf.make_project(admin, tenant)["id"]
-    admin.post(f"/projects/{project}/clusters", broker.cluster_body()).expect(201)
-    token = admin.post(f"/projects/{project}/enrollment-tokens",
-                       {"auto_accept": True}).expect(201).json["secret"]
+    tenant, project, token = gf.broker_project(admin, broker)
     nodes = enroll_many(srv, token, n)
     gf.wait_for(lambda: srv.scalar("SELECT count(*) FROM nodes WHERE provisioned") == str(n),
                 timeout=timeout, what="broker accounts")

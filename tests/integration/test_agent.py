@@ -38,11 +38,8 @@ class AgentTest(gf.GfTestCase):
         cls.broker = gf.Broker().start()
         cls.srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="agent").start()
         cls.admin = cls.srv.admin()
-        t = gf.make_tenant(cls.admin)
-        cls.pid = gf.make_project(cls.admin, t["id"])["id"]
-        cls.admin.post(f"/projects/{cls.pid}/clusters", cls.broker.cluster_body()).expect(201)
-        cls.token = cls.admin.post(f"/projects/{cls.pid}/enrollment-tokens", {
-            "auto_accept": True, "default_labels": {"site": "test"}}).expect(201).json["secret"]
+        _, cls.pid, cls.token = gf.broker_project(cls.admin, cls.broker,
+                                                  default_labels={"site": "test"})
         cls.agents = []
 
     @classmethod

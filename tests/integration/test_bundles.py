@@ -270,11 +270,8 @@ class BundleAgentTest(gf.GfTestCase):
         cls.broker = gf.Broker().start()
         cls.srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="bundles").start()
         cls.admin = cls.srv.admin()
-        t = gf.make_tenant(cls.admin)
-        cls.pid = gf.make_project(cls.admin, t["id"])["id"]
-        cls.admin.post(f"/projects/{cls.pid}/clusters", cls.broker.cluster_body()).expect(201)
-        token = cls.admin.post(f"/projects/{cls.pid}/enrollment-tokens", {
-            "auto_accept": True, "default_labels": {"site": "north"}}).expect(201).json["secret"]
+        _, cls.pid, token = gf.broker_project(cls.admin, cls.broker,
+                                              default_labels={"site": "north"})
         cls.scripts = os.path.join(cls.srv.tmp, gf.uniq("scripts"))
         os.makedirs(cls.scripts)
         for name, body in SCRIPTS.items():

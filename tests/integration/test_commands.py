@@ -46,12 +46,8 @@ class CommandsTest(gf.GfTestCase):
         cls.broker = gf.Broker().start()
         cls.srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="commands").start()
         cls.admin = cls.srv.admin()
-        t = gf.make_tenant(cls.admin)
-        cls.tid = t["id"]
-        cls.pid = gf.make_project(cls.admin, t["id"])["id"]
-        cls.admin.post(f"/projects/{cls.pid}/clusters", cls.broker.cluster_body()).expect(201)
-        cls.token = cls.admin.post(f"/projects/{cls.pid}/enrollment-tokens", {
-            "auto_accept": True, "default_labels": {"site": "test"}}).expect(201).json["secret"]
+        cls.tid, cls.pid, cls.token = gf.broker_project(cls.admin, cls.broker,
+                                                        default_labels={"site": "test"})
         cls.work = os.path.join(cls.srv.tmp, gf.uniq("cmdwork"))
         os.makedirs(cls.work)
         cls.marker = os.path.join(cls.work, "restarts")
@@ -326,11 +322,7 @@ class CrashTest(gf.GfTestCase):
         cls.broker = gf.Broker().start()
         cls.srv = gf.Server(extra_args=("--fleet_interval_ms", "100"), name="cmdcrash").start()
         admin = cls.srv.admin()
-        t = gf.make_tenant(admin)
-        pid = gf.make_project(admin, t["id"])["id"]
-        admin.post(f"/projects/{pid}/clusters", cls.broker.cluster_body()).expect(201)
-        token = admin.post(f"/projects/{pid}/enrollment-tokens",
-                           {"auto_accept": True}).expect(201).json["secret"]
+        token = gf.broker_project(admin, cls.broker)[2]
         work = os.path.join(cls.srv.tmp, gf.uniq("cmdwork"))
         os.makedirs(work)
         slow = script(os.path.join(work, "slow.sh"), "sleep 2\necho slow done\n")
