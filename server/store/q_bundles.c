@@ -292,17 +292,23 @@ const struct gf_stmt gf_q_agent_blob = {
 
 /* ------------------------------------------------------------------ desired outbox */
 
+/* $1 cluster, $2 limit: the due rows, oldest first, with their messages. Only node_bundles
+ * is in FROM and everything else is looked up per row, so the plan is the outbox index in
+ * order, stopping after $2 rows, whatever the statistics say: with a join, a planner that
+ * underestimated the nodes (10,000 enrolled since the last ANALYZE) started from them and
+ * read and sorted every due row for each batch (docs/performance.md). */
 const struct gf_stmt gf_q_desired_due = {
     "desired_due",
     "SELECT nb.node_id, nb.gen, CASE WHEN nb.cleared THEN '' ELSE"
-    " json_build_object('bundle_id', nb.bundle_id, 'name', b.name,"
+    " (SELECT json_build_object('bundle_id', b.id, 'name', b.name,"
     " 'version', nb.version, 'manifest_sha256', nb.manifest_sha256,"
-    " 'manifest_url', '/api/v1/agent/bundles/' || nb.bundle_id || '/manifest',"
+    " 'manifest_url', '/api/v1/agent/bundles/' || b.id || '/manifest',"
     " 'trust_seq', (SELECT max(t.seq) FROM trust_statements t WHERE t.project_id = b.project_id"
-    " AND t.key_id IS NOT NULL), 'gen', nb.gen)::text END"
-    " FROM node_bundles nb JOIN nodes n ON n.id = nb.node_id JOIN bundles b ON b.id = nb.bundle_id"
+    " AND t.key_id IS NOT NULL), 'gen', nb.gen)::text FROM bundles b WHERE b.id = nb.bundle_id)"
+    " END FROM node_bundles nb"
     " WHERE nb.gen > nb.published_gen AND nb.next_publish_at <= now()"
-    " AND n.broker_cluster_id = $1 AND n.status = 'accepted'"
+    " AND (SELECT n.broker_cluster_id = $1 AND n.status = 'accepted' FROM nodes n"
+    " WHERE n.id = nb.node_id)"
     " ORDER BY nb.next_publish_at LIMIT $2 FOR UPDATE OF nb SKIP LOCKED",
     2};
 
