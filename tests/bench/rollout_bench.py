@@ -13,7 +13,8 @@ without a rate limit. It prints, from the POST:
   notified_s  - until the last station received its desired message (simulator's clock);
   committed_s - until the last target's `applied` was committed (its finished_at: the
                 start of the ingest transaction that committed it, milliseconds earlier);
-  succeeded_s - until the rollout itself was marked succeeded.
+  succeeded_s - until the rollout itself was marked succeeded;
+and the CPU seconds of each process and the WAL PostgreSQL wrote (wal_mb) meanwhile.
 It follows the rollout on the project's event feed (SSE), as a script would, rather than
 polling GET /rollouts, whose counts over every target would load the database measured.
 GF_BENCH_PG_STATEMENTS=1 (with GF_TEST_PG_OPTS="-c shared_preload_libraries=
@@ -83,6 +84,7 @@ def main():
                              query={"kinds": "rollout.*"})
             assert feed.status == 200, feed.status
             cpu0 = {k: benchenv.tree_cpu_seconds(v) for k, v in procs.items()}
+            wal0 = srv.scalar("SELECT pg_current_wal_lsn()")
             t0 = time.time()
             r = admin.post(f"/projects/{pid}/rollouts", {
                 "bundle_id": bundle["id"], "target": {"selector": "fleet=bench"},
@@ -93,6 +95,7 @@ def main():
                                       for e in evs), timeout=120, what="rollout.succeeded")
             feed.close()
             cpu = {k: round(benchenv.tree_cpu_seconds(v) - cpu0[k], 2) for k, v in procs.items()}
+            wal = int(srv.scalar(f"SELECT pg_current_wal_lsn() - '{wal0}'::pg_lsn"))
             done = float(srv.scalar(f"SELECT extract(epoch FROM finished_at) FROM rollouts"
                                     f" WHERE id = '{r['id']}'"))
             committed = float(srv.scalar(
@@ -133,6 +136,7 @@ def main():
                 "ingest_held_s": srv.metric("gf_ingest_held_seconds_total"),
                 "templated": args.templated,
                 "cpu_s": cpu,
+                "wal_mb": round(wal / 2**20, 1),  # PostgreSQL's WAL from the POST to `succeeded`
                 "per_wave": waves,
             }
             if args.templated:  # the engine's own account of its instance batches
