@@ -213,9 +213,8 @@ def preload_broker_accounts(broker, ids):
 def bench_ids(n):
     """The ids of n bench stations: md5 of "bench-<g>", g = 1..n, as online_fleet inserts them,
     so their broker accounts can be preloaded (preload_broker_accounts) before the broker
-    first starts. (Restarting it under a running server would make the server's sessions
-    reconnect through paho's automatic reconnect, which reports no CONNACK: the broker's
-    Receive Maximum would stay unknown and the publishing window at its minimum.)"""
+    first starts (restarting it under a running server would drop and reconnect every
+    session of the server in the middle of the setup)."""
     import hashlib
     import uuid
     return [str(uuid.UUID(hashlib.md5(f"bench-{g}".encode()).hexdigest()))
@@ -237,12 +236,8 @@ def online_fleet(srv, broker, fixtures, n, sim_args=(), timeout=300):
     cluster = admin.post(f"/projects/{pid}/clusters", broker.cluster_body()).expect(201).json
     gf.wait_for(lambda: srv.scalar("SELECT count(*) FROM broker_accounts WHERE NOT done")
                 == "0", timeout=60, what="the server's own broker account")
-    srv.sql(f"INSERT INTO nodes (id, project_id, name, status, public_key, provisioned,"
-            f" broker_cluster_id, labels)"
-            f" SELECT md5('bench-' || g)::uuid, '{pid}', 'bench-' || g, 'accepted',"
-            f" decode(md5(g::text) || md5((g + 1)::text), 'hex'), true,"
-            f" '{cluster['id']}', jsonb_build_object('fleet', 'bench', 'site', 's' || g)"
-            f" FROM generate_series(1, {n}) g")
+    gf.insert_nodes(srv, pid, cluster["id"], n, "bench",
+                    "jsonb_build_object('fleet', 'bench', 'site', 's' || g)")
     ids = bench_ids(n)
     creds = os.path.join(fixtures, f"creds-{pid}.txt")
     with open(creds, "w") as f:

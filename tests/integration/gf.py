@@ -950,6 +950,18 @@ def broker_project(admin, broker, **token):
     return tenant, project, secret
 
 
+def insert_nodes(srv, project_id, cluster_id, n, prefix, labels="'{}'"):
+    """n accepted, provisioned nodes of project_id on cluster_id, inserted in SQL as enrollment
+    and provisioning would leave them (for fleets too large to enroll one by one): for
+    g = 1..n, id md5('<prefix>-<g>')::uuid, name <prefix>-<g>, labels the SQL expression
+    `labels` (it may use g)."""
+    srv.sql("INSERT INTO nodes (id, project_id, name, status, public_key, provisioned,"
+            " broker_cluster_id, labels)"
+            f" SELECT md5('{prefix}-' || g)::uuid, '{project_id}', '{prefix}-' || g, 'accepted',"
+            " decode(md5(g::text) || md5((g + 1)::text), 'hex'), true,"
+            f" '{cluster_id}', {labels} FROM generate_series(1, {n}) g")
+
+
 def add_member(c, tenant_id, role, user_id=None, email=None):
     body = {"role": role}
     if user_id:

@@ -68,12 +68,7 @@ class OutboxStaleStatisticsTest(gf.GfTestCase):
         # The planner's picture of the nodes: none (the minute after a bulk import).
         self.srv.sql("ALTER TABLE nodes SET (autovacuum_enabled = false)")
         self.srv.sql("ANALYZE nodes")
-        self.srv.sql(
-            "INSERT INTO nodes (id, project_id, name, status, public_key, provisioned,"
-            " broker_cluster_id, labels)"
-            f" SELECT gen_random_uuid(), '{pid}', 'outbox-' || g, 'accepted',"
-            " decode(md5(g::text) || md5((g + 1)::text), 'hex'), true,"
-            f" '{cluster.json['id']}', '{{}}' FROM generate_series(1, {NODES}) g")
+        gf.insert_nodes(self.srv, pid, cluster.json["id"], NODES, "outbox")
         ids = [r[0] for r in self.srv.sql(
             f"SELECT id FROM nodes WHERE project_id = '{pid}' ORDER BY name LIMIT {ASSIGNED}")]
         bundle = gf.upload_bundle(admin, pid, {"name": "outbox", "actions": []},

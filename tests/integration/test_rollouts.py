@@ -81,9 +81,10 @@ class RolloutTest(gf_fleet.FleetCase):
         return self.admin.get(f"/rollouts/{rid}/targets",
                               query=dict({"limit": "200"}, **query)).expect(200).json["items"]
 
-    def events(self, rid):
-        return self.srv.sql(f"SELECT kind FROM project_events WHERE data->>'rollout_id' = '{rid}'"
-                            " ORDER BY id")
+    def event_kinds(self, rid):
+        """The kinds of the rollout's events on the project feed, oldest first."""
+        return [row[0] for row in self.srv.sql(
+            f"SELECT kind FROM project_events WHERE data->>'rollout_id' = '{rid}' ORDER BY id")]
 
     def first_desired(self, node):
         evs = [e for e in self.sim.events("desired", node) if not e.get("retained")]
@@ -108,7 +109,7 @@ class RolloutTest(gf_fleet.FleetCase):
         # Each wave was notified only after the previous one had applied.
         self.assertLess(max(by_wave[1]), min(by_wave[2]))
         self.assertLess(max(by_wave[2]), min(by_wave[3]))
-        kinds = [k[0] if isinstance(k, (list, tuple)) else k for k in self.events(r["id"])]
+        kinds = self.event_kinds(r["id"])
         self.assertEqual(kinds, ["rollout.started", "rollout.wave_started",
                                  "rollout.wave_started", "rollout.succeeded"])
         for i in ids:
@@ -152,7 +153,7 @@ class RolloutTest(gf_fleet.FleetCase):
                          "abort": {"failure_percent": 30, "min_finished": 5}})
         done = self.wait_rollout(r["id"], lambda x: x["state"] == "failed", "aborted")
         self.assertIn("aborted", done["reason"])
-        kinds = [k[0] if isinstance(k, (list, tuple)) else k for k in self.events(r["id"])]
+        kinds = self.event_kinds(r["id"])
         self.assertIn("rollout.wave_started", kinds)  # not aborted by wave 1's two failures
         self.assertEqual(kinds[-1], "rollout.failed")
         failed = [t for t in self.targets(r["id"]) if t["state"] == "failed"]
@@ -403,7 +404,7 @@ class RolloutTest(gf_fleet.FleetCase):
         self.assertEqual(done["counts"], {"applied": 12})
         for t in self.targets(r["id"]):
             self.assertEqual((t["state"], t["attempts"]), ("applied", 1), t)
-        kinds = [k[0] if isinstance(k, (list, tuple)) else k for k in self.events(r["id"])]
+        kinds = self.event_kinds(r["id"])
         self.assertEqual({k: kinds.count(k) for k in kinds},
                          {"rollout.started": 1, "rollout.paused": 2, "rollout.resumed": 2,
                           "rollout.succeeded": 1}, kinds)
