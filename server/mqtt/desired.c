@@ -159,14 +159,14 @@ static int finish(struct batch *b, atomic_ullong *published)
     /* The outcome is written back in two statements, not per node. */
     char *dtext = json_dumps(done, JSON_COMPACT), *ftext = json_dumps(failed, JSON_COMPACT);
     const char *dp[1] = {dtext}, *fp[2] = {ftext, "not acknowledged by the broker; retrying"};
+    size_t nfailed = json_array_size(failed);
     err = dtext == NULL || ftext == NULL ? GF_ERR_NOMEM : GF_OK;
     if (err == GF_OK && json_array_size(done) > 0) {
         err = gf_db_exec(b->db, &gf_q_desired_done, dp, NULL);
     }
-    if (err == GF_OK && json_array_size(failed) > 0) {
+    if (err == GF_OK && nfailed > 0) {
         err = gf_db_exec(b->db, &gf_q_desired_failed, fp, NULL);
     }
-    size_t nfailed = json_array_size(failed);
     free(dtext);
     free(ftext);
     json_decref(done);
